@@ -1,0 +1,113 @@
+package config
+
+import (
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// EnvPrefix starts every environment variable that overrides the configuration.
+const EnvPrefix = "PARAPHE_"
+
+// applyEnv sets the option named by each PARAPHE_* variable. Names come from the yaml tags,
+// upper-cased and joined by underscores (tls.acme.email is PARAPHE_TLS_ACME_EMAIL). Lists are
+// comma-separated; maps are k=v pairs separated by commas. An unknown PARAPHE_ variable is an
+// error, so that a typo is not silently ignored.
+func applyEnv(c *Config, env []string) error {
+	fields := map[string]reflect.Value{}
+	collect(reflect.ValueOf(c).Elem(), "", fields)
+	var problems []error
+	for _, kv := range env {
+		name, value, ok := strings.Cut(kv, "=")
+		if !ok || !strings.HasPrefix(name, EnvPrefix) {
+			continue
+		}
+		key := strings.TrimPrefix(name, EnvPrefix)
+		f, ok := fields[key]
+		if !ok {
+			if key == "CONFIG" { // the configuration file's path, read by the command line
+				continue
+			}
+			problems = append(problems, fmt.Errorf("%s: no such option", name))
+			continue
+		}
+		if err := setFromString(f, value); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", name, err))
+		}
+	}
+	if len(problems) > 0 {
+		return &ValidationError{Problems: problems}
+	}
+	return nil
+}
+
+func collect(v reflect.Value, prefix string, out map[string]reflect.Value) {
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		tag := strings.Split(t.Field(i).Tag.Get("yaml"), ",")[0]
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name := strings.ToUpper(tag)
+		if prefix != "" {
+			name = prefix + "_" + name
+		}
+		f := v.Field(i)
+		if f.Kind() == reflect.Struct {
+			collect(f, name, out)
+			continue
+		}
+		out[name] = f
+	}
+}
+
+func setFromString(f reflect.Value, s string) error {
+	switch f.Interface().(type) {
+	case time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(d))
+		return nil
+	}
+	switch f.Kind() {
+	case reflect.String:
+		f.SetString(s)
+	case reflect.Bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return fmt.Errorf("%q is not a boolean", s)
+		}
+		f.SetBool(b)
+	case reflect.Int, reflect.Int64:
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not an integer", s)
+		}
+		f.SetInt(n)
+	case reflect.Slice:
+		var items []string
+		for _, it := range strings.Split(s, ",") {
+			if it = strings.TrimSpace(it); it != "" {
+				items = append(items, it)
+			}
+		}
+		f.Set(reflect.ValueOf(items))
+	case reflect.Map:
+		m := map[string]string{}
+		for _, it := range strings.Split(s, ",") {
+			k, v, ok := strings.Cut(it, "=")
+			if !ok {
+				return fmt.Errorf("%q is not a list of key=value pairs", s)
+			}
+			m[strings.TrimSpace(k)] = strings.TrimSpace(v)
+		}
+		f.Set(reflect.ValueOf(m))
+	default:
+		return fmt.Errorf("unsupported option type %s", f.Type())
+	}
+	return nil
+}
