@@ -1,0 +1,90 @@
+package tsa
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/sha512"
+	"encoding/asn1"
+	"errors"
+	"math/big"
+	"testing"
+	"time"
+
+	"github.com/digitorus/timestamp"
+)
+
+func makeRequest(t testing.TB, h crypto.Hash, digest []byte, nonce *big.Int, certReq bool, policy asn1.ObjectIdentifier) []byte {
+	t.Helper()
+	der, err := (&timestamp.Request{HashAlgorithm: h, HashedMessage: digest, Nonce: nonce, Certificates: certReq, TSAPolicyOID: policy}).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return der
+}
+
+func TestRespondGrantedVerifies(t *testing.T) {
+	f := testFixture(t)
+	ts := newTestTSA(t, nil)
+	for _, h := range []crypto.Hash{crypto.SHA256, crypto.SHA384, crypto.SHA512} {
+		digest := make([]byte, h.Size())
+		rand.Read(digest)
+		nonce := big.NewInt(0x1234567890)
+		resp := ts.Respond(context.Background(), makeRequest(t, h, digest, nonce, true, nil))
+		parsed, err := timestamp.ParseResponse(resp)
+		if err != nil {
+			t.Fatalf("%v: library ParseResponse: %v", h, err)
+		}
+		if !parsed.Policy.Equal(PolicyBTSP) || parsed.Accuracy != time.Second || parsed.Ordering ||
+			parsed.Nonce.Cmp(nonce) != 0 || parsed.HashAlgorithm != h || !bytes.Equal(parsed.HashedMessage, digest) {
+			t.Fatalf("%v: token fields %+v", h, parsed)
+		}
+		if parsed.Time.Location() != time.UTC || parsed.Time.Nanosecond() != 0 {
+			t.Fatalf("%v: genTime %v is not whole-second UTC", h, parsed.Time)
+		}
+		if d := time.Since(parsed.Time); d < -time.Second || d > 2*time.Second {
+			t.Fatalf("%v: genTime %v is %v from now", h, parsed.Time, d)
+		}
+		token, err := TokenFromResponse(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := VerifyTokenWith(token, digest, h, VerifyOptions{Roots: f.roots, Nonce: nonce, Policies: []asn1.ObjectIdentifier{PolicyBTSP}})
+		if err != nil {
+			t.Fatalf("%v: VerifyToken: %v", h, err)
+		}
+		if got.SerialNumber.BitLen() > 160 || got.SerialNumber.Sign() <= 0 {
+			t.Fatalf("serial %x", got.SerialNumber)
+		}
+		if _, err := VerifyToken(token, sha256Of("other"), crypto.SHA256, f.roots, nil); err == nil {
+			t.Fatalf("%v: token verified against another digest", h)
+		}
+	}
+}
+
+func sha256Of(s string) []byte {
+	d := sha256.Sum256([]byte(s))
+	return d[:]
+}
+
+func TestTimestampInProcess(t *testing.T) {
+	f := testFixture(t)
+	ts := newTestTSA(t, nil)
+	d := sha512.Sum384([]byte("checkpoint"))
+	token, err := ts.Timestamp(context.Background(), d[:], crypto.SHA384)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyToken(token, d[:], crypto.SHA384, f.roots, nil); err != nil {
+		t.Fatal(err)
+	}
+	var refused *RefusedError
+	if _, err := ts.Timestamp(context.Background(), d[:20], crypto.SHA1); !errors.As(err, &refused) || refused.FailInfo != BadAlg {
+		t.Fatalf("SHA-1: got %v, want badAlg", err)
+	}
+	if _, err := ts.Timestamp(context.Background(), d[:20], crypto.SHA384); !errors.As(err, &refused) || refused.FailInfo != BadDataFormat {
+		t.Fatalf("short digest: got %v, want badDataFormat", err)
+	}
+}
