@@ -1,0 +1,502 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/trillian"
+	"github.com/google/trillian/storage"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"golang.org/x/mod/sumdb/note"
+
+	"github.com/paraphe/paraphe/ledger/event"
+)
+
+const testOrigin = "paraphe.test/ledger"
+
+// fakeTSA stands in for the appliance's TSA: its "token" binds the digest it was given, so
+// tests can check that each checkpoint was timestamped over its own text.
+type fakeTSA struct {
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *fakeTSA) Timestamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+	if h != crypto.SHA256 || len(digest) != sha256.Size {
+		return nil, fmt.Errorf("fake TSA: unexpected hash %v of %d bytes", h, len(digest))
+	}
+	f.mu.Lock()
+	f.calls++
+	f.mu.Unlock()
+	return fakeToken(digest), nil
+}
+
+func fakeToken(digest []byte) []byte {
+	// A DER OCTET STRING holding "tst:" and the digest: well-formed ASN.1 for the reply wrapper.
+	body := append([]byte("tst:"), digest...)
+	return append([]byte{0x04, byte(len(body))}, body...)
+}
+
+type testKeys struct {
+	signer note.Signer
+	vkey   string
+}
+
+func newKeys(t testing.TB) testKeys {
+	t.Helper()
+	skey, vkey, err := note.GenerateKey(rand.Reader, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := note.NewSigner(skey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return testKeys{signer: s, vkey: vkey}
+}
+
+func testOptions(t testing.TB, st Storage, k testKeys) Options {
+	return Options{
+		Storage:     st,
+		Origin:      testOrigin,
+		Signer:      k.signer,
+		VerifierKey: k.vkey,
+		Timestamper: &fakeTSA{},
+	}
+}
+
+func openLog(t testing.TB, o Options) *Log {
+	t.Helper()
+	l, err := Open(context.Background(), o)
+	if err != nil {
+		t.Fatalf("Open: %v", err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+func pageRead(t testing.TB, page int) Event {
+	t.Helper()
+	e, err := event.New(event.PageRead, time.Now(), "env-1", "signer-1", map[string]any{"document": "doc-1", "page": page})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// openNote verifies a checkpoint note with note.Open directly and returns size and root.
+func openNote(t testing.TB, vkey string, msg []byte) (uint64, []byte) {
+	t.Helper()
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := note.Open(msg, note.VerifierList(v))
+	if err != nil {
+		t.Fatalf("note.Open: %v\n%s", err, msg)
+	}
+	var origin string
+	var size uint64
+	var root string
+	if _, err := fmt.Sscanf(n.Text, "%s\n%d\n%s\n", &origin, &size, &root); err != nil {
+		t.Fatalf("checkpoint text %q: %v", n.Text, err)
+	}
+	if origin != testOrigin {
+		t.Fatalf("origin %q, want %q", origin, testOrigin)
+	}
+	h, err := base64.StdEncoding.DecodeString(root)
+	if err != nil || len(h) != 32 {
+		t.Fatalf("root %q: %v", root, err)
+	}
+	return size, h
+}
+
+func TestMain(m *testing.M) {
+	quietTrillian()
+	os.Exit(m.Run())
+}
+
+func TestAppendReceiptVerifiesIndependently(t *testing.T) {
+	k := newKeys(t)
+	l := openLog(t, testOptions(t, NewMemoryStorage(), k))
+	ctx := context.Background()
+	var leaves [][]byte
+	for i := 1; i <= 20; i++ {
+		e := pageRead(t, i)
+		leaf, err := e.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		leaves = append(leaves, leaf)
+		p, err := l.Append(ctx, e)
+		if err != nil {
+			t.Fatalf("Append: %v", err)
+		}
+		if p.ID != e.ID {
+			t.Fatalf("Pending.ID %q, want %q", p.ID, e.ID)
+		}
+		r, err := p.Wait(ctx)
+		if err != nil {
+			t.Fatalf("Wait: %v", err)
+		}
+		size, root := openNote(t, k.vkey, r.Checkpoint)
+		if size != r.TreeSize || r.Index >= size {
+			t.Fatalf("receipt index %d, size %d, checkpoint size %d", r.Index, r.TreeSize, size)
+		}
+		if want := rfc6962.DefaultHasher.HashLeaf(leaf); !bytes.Equal(r.LeafHash, want) {
+			t.Fatalf("leaf hash %x, want %x", r.LeafHash, want)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, r.Index, size, r.LeafHash, r.Proof, root); err != nil {
+			t.Fatalf("receipt %d does not verify: %v", i, err)
+		}
+		if r.Index != uint64(i-1) {
+			t.Fatalf("sequential appends: index %d, want %d", r.Index, i-1)
+		}
+		txt := checkpointText(t, k.vkey, r.Checkpoint)
+		d := sha256.Sum256([]byte(txt))
+		if !bytes.Equal(r.Timestamp, fakeToken(d[:])) {
+			t.Fatalf("timestamp token is not over the checkpoint text")
+		}
+	}
+	cp, err := l.Checkpoint(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, root := openNote(t, k.vkey, cp.Note)
+	if size != 20 {
+		t.Fatalf("checkpoint size %d, want 20", size)
+	}
+	var all [][]byte
+	for _, lf := range leaves {
+		all = append(all, rfc6962.DefaultHasher.HashLeaf(lf))
+	}
+	if got := rootOf(all); !bytes.Equal(got, root) {
+		t.Fatalf("root %x, recomputed %x", root, got)
+	}
+}
+
+// rootOf computes the RFC 6962 root of leaf hashes by the definition (recursive split).
+func rootOf(hashes [][]byte) []byte {
+	switch len(hashes) {
+	case 0:
+		return rfc6962.DefaultHasher.EmptyRoot()
+	case 1:
+		return hashes[0]
+	}
+	k := 1
+	for k*2 < len(hashes) {
+		k *= 2
+	}
+	return rfc6962.DefaultHasher.HashChildren(rootOf(hashes[:k]), rootOf(hashes[k:]))
+}
+
+func checkpointText(t testing.TB, vkey string, msg []byte) string {
+	t.Helper()
+	v, _ := note.NewVerifier(vkey)
+	n, err := note.Open(msg, note.VerifierList(v))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n.Text
+}
+
+func TestAppendRejectsInvalidEvents(t *testing.T) {
+	k := newKeys(t)
+	l := openLog(t, testOptions(t, NewMemoryStorage(), k))
+	ctx := context.Background()
+	bad := []Event{
+		{Type: "envelope.teleported", Envelope: "e"},
+		{Type: event.PageRead, Envelope: "e", Signer: "s", Data: map[string]any{"document": "d"}},
+		{Type: event.InvitationSent, Envelope: "e", Signer: "s", Data: map[string]any{"email": "alice@example.org"}},
+		{Type: event.EnvelopeSent, Envelope: "e", Signer: "s"},
+	}
+	for _, e := range bad {
+		if _, err := l.Append(ctx, e); err == nil {
+			t.Errorf("Append(%+v) succeeded, want an error", e)
+		}
+	}
+	cp, _ := l.Checkpoint(ctx)
+	if cp.Size != 0 {
+		t.Fatalf("checkpoint size %d after rejected appends, want 0", cp.Size)
+	}
+}
+
+// countingStorage counts the durable queue writes that reach the storage.
+type countingStorage struct {
+	storage.LogStorage
+	mu     sync.Mutex
+	writes int
+	leaves int
+	// committed is the number of leaves whose write has returned.
+	committed int
+}
+
+func (c *countingStorage) QueueLeaves(ctx context.Context, tree *trillian.Tree, leaves []*trillian.LogLeaf, ts time.Time) ([]*trillian.QueuedLogLeaf, error) {
+	c.mu.Lock()
+	c.writes++
+	c.leaves += len(leaves)
+	c.mu.Unlock()
+	r, err := c.LogStorage.QueueLeaves(ctx, tree, leaves, ts)
+	c.mu.Lock()
+	c.committed += len(leaves)
+	c.mu.Unlock()
+	return r, err
+}
+
+func TestGroupCommit(t *testing.T) {
+	k := newKeys(t)
+	st := NewMemoryStorage()
+	cs := &countingStorage{LogStorage: st.Log}
+	st.Log = cs
+	o := testOptions(t, st, k)
+	o.GroupCommitWindow = 20 * time.Millisecond
+	l := openLog(t, o)
+	ctx := context.Background()
+	const n = 64
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	errs := make(chan error, n)
+	pend := make(chan Pending, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			<-start
+			p, err := l.Append(ctx, pageRead(t, i+1))
+			if err != nil {
+				errs <- err
+				return
+			}
+			// Acknowledged only after the shared write returned: the leaf is counted.
+			cs.mu.Lock()
+			committed := cs.committed
+			cs.mu.Unlock()
+			if committed == 0 {
+				errs <- fmt.Errorf("append acknowledged before any write returned")
+			}
+			pend <- p
+		}(i)
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	close(pend)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	cs.mu.Lock()
+	writes, leaves := cs.writes, cs.leaves
+	cs.mu.Unlock()
+	if leaves != n {
+		t.Fatalf("%d leaves written, want %d", leaves, n)
+	}
+	if writes >= n {
+		t.Fatalf("%d Append calls made %d storage writes: no group commit", n, writes)
+	}
+	t.Logf("%d concurrent appends, %d storage writes", n, writes)
+	seen := make(map[uint64]bool)
+	for p := range pend {
+		r, err := p.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen[r.Index] {
+			t.Fatalf("index %d given twice", r.Index)
+		}
+		seen[r.Index] = true
+	}
+}
+
+func TestHTTPEndpointsVerifyIndependently(t *testing.T) {
+	k := newKeys(t)
+	l := openLog(t, testOptions(t, NewMemoryStorage(), k))
+	ctx := context.Background()
+	srv := httptest.NewServer(l.Handler())
+	defer srv.Close()
+
+	get := func(path string) []byte {
+		t.Helper()
+		resp, err := http.Get(srv.URL + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			t.Fatalf("GET %s: %s: %s", path, resp.Status, b)
+		}
+		return b
+	}
+	key := string(bytes.TrimSpace(get("/ledger/key")))
+	if key != k.vkey {
+		t.Fatalf("/ledger/key = %q, want %q", key, k.vkey)
+	}
+	var old []byte
+	var leaves [][]byte
+	for i := 1; i <= 37; i++ {
+		e := pageRead(t, i)
+		p, err := l.Append(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+		leaf, _ := e.Marshal()
+		leaves = append(leaves, leaf)
+		if i == 13 {
+			old = get("/ledger/checkpoint")
+		}
+	}
+	cur := get("/ledger/checkpoint")
+	size, root := openNote(t, key, cur)
+	oldSize, oldRoot := openNote(t, key, old)
+	if size != 37 || oldSize != 13 {
+		t.Fatalf("sizes %d and %d, want 37 and 13", size, oldSize)
+	}
+	tsr := get("/ledger/checkpoint.tsr")
+	d := sha256.Sum256([]byte(checkpointText(t, key, cur)))
+	if !bytes.Contains(tsr, fakeToken(d[:])) {
+		t.Fatalf("checkpoint.tsr does not carry the token over the current checkpoint text")
+	}
+
+	var ent struct {
+		Entries []struct {
+			Index uint64 `json:"index"`
+			Leaf  []byte `json:"leaf"`
+		} `json:"entries"`
+	}
+	if err := json.Unmarshal(get("/ledger/entries?start=0&end=37"), &ent); err != nil {
+		t.Fatal(err)
+	}
+	if len(ent.Entries) != 37 {
+		t.Fatalf("%d entries, want 37", len(ent.Entries))
+	}
+	var hashes [][]byte
+	for i, e := range ent.Entries {
+		if e.Index != uint64(i) || !bytes.Equal(e.Leaf, leaves[i]) {
+			t.Fatalf("entry %d: index %d, leaf %q; want %q", i, e.Index, e.Leaf, leaves[i])
+		}
+		hashes = append(hashes, rfc6962.DefaultHasher.HashLeaf(e.Leaf))
+	}
+	if !bytes.Equal(rootOf(hashes), root) {
+		t.Fatal("root of the entries differs from the checkpoint's")
+	}
+
+	type incl struct {
+		Index  uint64   `json:"index"`
+		Size   uint64   `json:"size"`
+		Hashes [][]byte `json:"hashes"`
+	}
+	for _, idx := range []uint64{0, 1, 12, 20, 36} {
+		var ip incl
+		json.Unmarshal(get(fmt.Sprintf("/ledger/proof/inclusion?index=%d&size=37", idx)), &ip)
+		if ip.Index != idx || ip.Size != 37 {
+			t.Fatalf("inclusion answer %+v", ip)
+		}
+		if err := proof.VerifyInclusion(rfc6962.DefaultHasher, idx, 37, hashes[idx], ip.Hashes, root); err != nil {
+			t.Fatalf("inclusion of %d: %v", idx, err)
+		}
+		if idx < 13 {
+			var bh incl
+			h := base64.URLEncoding.EncodeToString(hashes[idx])
+			json.Unmarshal(get("/ledger/proof/inclusion?size=13&hash="+h), &bh)
+			if bh.Index != idx {
+				t.Fatalf("by hash: index %d, want %d", bh.Index, idx)
+			}
+			if err := proof.VerifyInclusion(rfc6962.DefaultHasher, idx, 13, hashes[idx], bh.Hashes, oldRoot); err != nil {
+				t.Fatalf("inclusion by hash of %d in 13: %v", idx, err)
+			}
+		}
+	}
+	var cp struct {
+		From   uint64   `json:"from"`
+		To     uint64   `json:"to"`
+		Hashes [][]byte `json:"hashes"`
+	}
+	json.Unmarshal(get("/ledger/proof/consistency?from=13&to=37"), &cp)
+	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, 13, 37, cp.Hashes, oldRoot, root); err != nil {
+		t.Fatalf("consistency 13→37: %v", err)
+	}
+	if cp.From != 13 || cp.To != 37 {
+		t.Fatalf("consistency answer %+v", cp)
+	}
+}
+
+func TestHTTPBadInput(t *testing.T) {
+	k := newKeys(t)
+	l := openLog(t, testOptions(t, NewMemoryStorage(), k))
+	ctx := context.Background()
+	for i := 1; i <= 5; i++ {
+		p, err := l.Append(ctx, pageRead(t, i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Wait(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := l.Handler()
+	unknown := base64.StdEncoding.EncodeToString(make([]byte, 32))
+	cases := map[string]int{
+		"/ledger/entries?start=-1&end=2":                                              400,
+		"/ledger/entries?start=0":                                                     400,
+		"/ledger/entries?start=3&end=2":                                               400,
+		"/ledger/entries?start=2&end=2":                                               400,
+		"/ledger/entries?start=0&end=6":                                               400,
+		"/ledger/entries?start=0&end=99999999999999999999999":                         400,
+		"/ledger/entries?start=0&end=1e3":                                             400,
+		"/ledger/entries?start=00&end=1":                                              400,
+		"/ledger/entries?start=0&end=1&end=2":                                         400,
+		"/ledger/entries?start=0&end=1&x=1":                                           400,
+		"/ledger/entries?start=%2B1&end=2":                                            400,
+		"/ledger/entries?start=0&end=5":                                               200,
+		"/ledger/proof/inclusion?index=5&size=5":                                      400,
+		"/ledger/proof/inclusion?index=0&size=6":                                      400,
+		"/ledger/proof/inclusion?index=0&size=0":                                      400,
+		"/ledger/proof/inclusion?index=-1&size=5":                                     400,
+		"/ledger/proof/inclusion?size=5":                                              400,
+		"/ledger/proof/inclusion?index=0&hash=AAAA&size=5":                            400,
+		"/ledger/proof/inclusion?hash=AAAA&size=5":                                    400,
+		"/ledger/proof/inclusion?hash=!!!!&size=5":                                    400,
+		"/ledger/proof/inclusion?hash=" + unknown + "&size=5":                         404,
+		"/ledger/proof/inclusion?index=4&size=5":                                      200,
+		"/ledger/proof/consistency?from=3&to=2":                                       400,
+		"/ledger/proof/consistency?from=1&to=6":                                       400,
+		"/ledger/proof/consistency?from=-1&to=2":                                      400,
+		"/ledger/proof/consistency?from=1":                                            400,
+		"/ledger/proof/consistency?from=18446744073709551615&to=18446744073709551615": 400,
+		"/ledger/proof/consistency?from=0&to=5":                                       200,
+		"/ledger/proof/consistency?from=2&to=5":                                       200,
+		"/ledger/proof/consistency?from=5&to=5":                                       200,
+	}
+	for path, want := range cases {
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		if rec.Code != want {
+			t.Errorf("GET %s: %d %q, want %d", path, rec.Code, rec.Body.String(), want)
+		}
+		if want == 400 && len(bytes.TrimSpace(rec.Body.Bytes())) == 0 {
+			t.Errorf("GET %s: 400 without a message", path)
+		}
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("POST", "/ledger/checkpoint", nil))
+	if rec.Code != http.StatusMethodNotAllowed {
+		t.Errorf("POST /ledger/checkpoint: %d, want 405", rec.Code)
+	}
+}

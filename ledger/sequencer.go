@@ -1,0 +1,175 @@
+package ledger
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	tlog "github.com/google/trillian/log"
+	"github.com/google/trillian/quota"
+	"github.com/google/trillian/types"
+)
+
+// idlePoll is how often the sequencer looks for queued leaves when nothing woke it. Appends
+// wake it at once; this only catches leaves queued by other means.
+const idlePoll = time.Second
+
+// wakeSequencer asks the sequencer for a pass, without blocking.
+func (l *Log) wakeSequencer() {
+	select {
+	case l.wake <- struct{}{}:
+	default:
+	}
+}
+
+// sequenceLoop is the one sequencer of the tree: woken by appends, it integrates queued
+// leaves in batches and publishes checkpoints, rate-limited.
+func (l *Log) sequenceLoop(ctx context.Context) {
+	idle := time.NewTicker(idlePoll)
+	defer idle.Stop()
+	cpTimer := time.NewTimer(time.Hour)
+	cpTimer.Stop()
+	cpArmed := false
+	backoff := 10 * time.Millisecond
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-l.wake:
+		case <-idle.C:
+		case <-cpTimer.C:
+			cpArmed = false
+		}
+		for {
+			n, err := l.integrate(ctx)
+			if err != nil {
+				if ctx.Err() != nil {
+					return
+				}
+				l.metrics.errors.WithLabelValues("sequence").Inc()
+				l.logger.Error("sequencer pass", "err", err)
+				select {
+				case <-time.After(backoff):
+				case <-ctx.Done():
+					return
+				}
+				backoff = min(2*backoff, time.Second)
+				l.wakeSequencer()
+				break
+			}
+			backoff = 10 * time.Millisecond
+			if l.head.size > l.latest.Size {
+				if wait := l.opts.CheckpointInterval - time.Since(l.lastPublish); wait > 0 {
+					if !cpArmed {
+						cpTimer.Reset(wait)
+						cpArmed = true
+					}
+				} else if err := l.publish(ctx); err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					l.metrics.errors.WithLabelValues("checkpoint").Inc()
+					l.logger.Error("publishing a checkpoint", "size", l.head.size, "err", err)
+					if !cpArmed {
+						cpTimer.Reset(backoff)
+						cpArmed = true
+					}
+				}
+			}
+			if n < l.opts.BatchSize {
+				break
+			}
+		}
+	}
+}
+
+// integrate runs one sequencer pass and records which leaf got which index.
+func (l *Log) integrate(ctx context.Context) (int, error) {
+	start := time.Now()
+	cs := &captureStorage{LogStorage: l.opts.Storage.Log}
+	n, err := tlog.IntegrateBatch(ctx, l.tree, l.opts.BatchSize, 0, 0, l.clock, cs, quota.Noop())
+	if err != nil {
+		return 0, fmt.Errorf("integrating into tree %d: %w", l.tree.TreeId, err)
+	}
+	l.metrics.passSeconds.Observe(time.Since(start).Seconds())
+	if n == 0 || cs.root == nil {
+		return n, nil
+	}
+	var root types.LogRootV1
+	if err := root.UnmarshalBinary(cs.root.LogRoot); err != nil {
+		return n, fmt.Errorf("decoding the root stored by the sequencer: %w", err)
+	}
+	l.clock.raise(int64(root.TimestampNanos))
+	l.head = treeHead{size: root.TreeSize, hash: root.RootHash}
+	l.metrics.sequenced.Add(float64(n))
+	l.metrics.treeSize.Set(float64(root.TreeSize))
+
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, s := range cs.leaves {
+		k := string(s.hash)
+		ws := l.unresolved[k]
+		if len(ws) == 0 {
+			continue // queued before a restart, or by a caller that gave up
+		}
+		w := ws[0]
+		if len(ws) == 1 {
+			delete(l.unresolved, k)
+		} else {
+			l.unresolved[k] = ws[1:]
+		}
+		w.index, w.resolved = s.index, true
+		l.resolved = append(l.resolved, w)
+	}
+	return n, nil
+}
+
+// resolveWaiter records the index of a duplicate leaf found already sequenced, and delivers it
+// if a published checkpoint covers it.
+func (l *Log) resolveWaiter(w *waiter, index uint64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w.resolved {
+		return
+	}
+	k := string(w.hash)
+	ws := l.unresolved[k]
+	for i, x := range ws {
+		if x == w {
+			ws = append(ws[:i:i], ws[i+1:]...)
+			break
+		}
+	}
+	if len(ws) == 0 {
+		delete(l.unresolved, k)
+	} else {
+		l.unresolved[k] = ws
+	}
+	w.index, w.resolved = index, true
+	if index < l.latest.Size {
+		w.cp = l.latest
+		close(w.ready)
+		return
+	}
+	l.resolved = append(l.resolved, w)
+}
+
+// lookupIndex returns the index of the first leaf with the given hash, if it is sequenced.
+func (l *Log) lookupIndex(ctx context.Context, hash []byte) (uint64, bool, error) {
+	tx, err := l.opts.Storage.Log.SnapshotForTree(ctx, l.tree)
+	if err != nil {
+		return 0, false, err
+	}
+	defer tx.Close()
+	leaves, err := tx.GetLeavesByHash(ctx, [][]byte{hash}, true)
+	if err != nil {
+		return 0, false, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, false, err
+	}
+	for _, lf := range leaves {
+		return uint64(lf.LeafIndex), true, nil
+	}
+	return 0, false, nil
+}
