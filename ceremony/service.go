@@ -402,6 +402,15 @@ func (s *Service) Receipt(ctx context.Context, eventID string) (*Receipt, error)
 	return rec.Receipt, nil
 }
 
+// EventReceipt returns an event by id with its receipt (nil while not sequenced).
+func (s *Service) EventReceipt(ctx context.Context, eventID string) (Event, *Receipt, error) {
+	rec, err := s.event(eventID)
+	if err != nil {
+		return Event{}, nil, err
+	}
+	return rec.Event, rec.Receipt, nil
+}
+
 func (s *Service) event(eventID string) (*eventRecord, error) {
 	var rec eventRecord
 	err := s.opt.DB.View(func(txn *badger.Txn) error {
