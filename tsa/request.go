@@ -131,7 +131,7 @@ func parseRequest(der []byte, accepted []asn1.ObjectIdentifier) (*request, *Refu
 			var value cryptobyte.String
 			if !exts.ReadASN1(&ext, cbasn1.SEQUENCE) ||
 				!ext.ReadASN1ObjectIdentifier(&id) ||
-				!ext.ReadOptionalASN1Boolean(&critical, cbasn1.BOOLEAN, false) ||
+				(ext.PeekASN1Tag(cbasn1.BOOLEAN) && !ext.ReadASN1Boolean(&critical)) ||
 				!ext.ReadASN1(&value, cbasn1.OCTET_STRING) || !ext.Empty() {
 				return nil, refuse(BadDataFormat, "a request extension is not a valid Extension")
 			}

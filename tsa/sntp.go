@@ -131,13 +131,6 @@ func ntpTime(ts uint64, near time.Time) time.Time {
 	return time.Unix(unix, ns).UTC()
 }
 
-// ntpTimestamp converts t to a 64-bit NTP timestamp (used by the test server).
-func ntpTimestamp(t time.Time) uint64 {
-	secs := uint64(t.Unix()+ntpEpochOffset) & 0xffffffff
-	frac := uint64(t.Nanosecond()) << 32 / 1e9
-	return secs<<32 | frac
-}
-
 // ntpShort converts an NTP short-format (16.16) duration.
 func ntpShort(v uint32) time.Duration {
 	return time.Duration(int64(v) * int64(time.Second) >> 16)
