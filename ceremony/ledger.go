@@ -2,10 +2,9 @@ package ceremony
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"time"
+
+	"github.com/paraphe/paraphe/ledger/event"
 )
 
 // Event is one ceremony step as it goes into the ledger. Data never holds personal data in
@@ -27,6 +26,8 @@ type Receipt struct {
 	LeafHash   []byte   `json:"leaf_hash"`
 	Proof      [][]byte `json:"proof"`
 	Checkpoint []byte   `json:"checkpoint"`
+	TreeSize   uint64   `json:"tree_size"`
+	Timestamp  []byte   `json:"timestamp,omitempty"` // RFC 3161 token over the checkpoint
 }
 
 // Ledger is the append-only log every ceremony step goes into. Append returns once the event
@@ -68,13 +69,7 @@ const (
 	EvReminderSent      = "reminder.sent"
 )
 
-// CommitHMAC is the default commitment: hex(HMAC-SHA256(salt, field || 0x00 || value)).
-// The same salt and clear value let anyone holding them open the commitment; without the salt it
-// reveals nothing about the value.
-func CommitHMAC(salt []byte, field, value string) string {
-	m := hmac.New(sha256.New, salt)
-	m.Write([]byte(field))
-	m.Write([]byte{0})
-	m.Write([]byte(value))
-	return hex.EncodeToString(m.Sum(nil))
-}
+// CommitHMAC is the ledger's commitment (ledger/event.Commit): hex(HMAC-SHA256(salt, field ||
+// 0x00 || value)). Whoever holds the salt and the clear value can open it; without the salt it
+// reveals nothing practical about the value.
+func CommitHMAC(salt []byte, field, value string) string { return event.Commit(salt, field, value) }

@@ -39,7 +39,7 @@ type machine struct {
 
 func (m *machine) event(e *Envelope, typ, signer string, data map[string]any) Event {
 	e.Events++
-	return Event{ID: m.newID(), Type: typ, At: m.now.UTC(), Envelope: e.ID, Signer: signer, Data: data}
+	return Event{ID: m.newID(), Type: typ, At: m.now.UTC().Truncate(time.Millisecond), Envelope: e.ID, Signer: signer, Data: data}
 }
 
 // active checks that signer si may act now.
@@ -153,11 +153,9 @@ func (m *machine) readPage(e *Envelope, si, d, p int) ([]Event, *Error) {
 	}
 	s.Read[d][p-1] = true
 	doc := e.Documents[d]
-	evs := []Event{m.event(e, EvPageRead, s.ID, map[string]any{
-		"document": doc.ID, "document_digest": doc.Prepared, "page": p, "pages": len(doc.Pages), "page_digest": doc.Pages[p-1].Digest,
-	})}
+	evs := []Event{m.event(e, EvPageRead, s.ID, map[string]any{"document": doc.ID, "page": p})}
 	if !slices.Contains(s.Read[d], false) {
-		evs = append(evs, m.event(e, EvDocumentRead, s.ID, map[string]any{"document": doc.ID, "document_digest": doc.Prepared, "pages": len(doc.Pages)}))
+		evs = append(evs, m.event(e, EvDocumentRead, s.ID, map[string]any{"document": doc.ID, "digest": doc.Prepared}))
 	}
 	return evs, nil
 }
@@ -234,7 +232,7 @@ func (m *machine) setFields(e *Envelope, si int, values map[string]string) ([]Ev
 		t := targets[id]
 		s.Values[id] = v
 		evs = append(evs, m.event(e, EvFieldCompleted, s.ID, map[string]any{
-			"document": e.Documents[t.d].ID, "field": id, "value": m.commit(e.Salt, "field:"+id, v), "empty": v == "",
+			"document": e.Documents[t.d].ID, "field": id, "value": m.commit(e.Salt, "field:"+id, v),
 		}))
 	}
 	return evs, nil
@@ -271,7 +269,7 @@ func (m *machine) refuse(e *Envelope, si int, reason string) ([]Event, *Error) {
 	e.ClosedAt = m.now
 	return []Event{
 		m.event(e, EvSignerRefused, s.ID, map[string]any{"reason": m.commit(e.Salt, "reason", reason)}),
-		m.event(e, EvEnvelopeDeclined, "", map[string]any{"by": s.ID}),
+		m.event(e, EvEnvelopeDeclined, "", nil),
 	}, nil
 }
 
@@ -293,15 +291,6 @@ func checkReason(reason string, max int) *Error {
 	return nil
 }
 
-// documentDigests lists the digests of the documents a signer reads, in order.
-func documentDigests(e *Envelope) []string {
-	out := make([]string, len(e.Documents))
-	for i, d := range e.Documents {
-		out[i] = d.Prepared
-	}
-	return out
-}
-
 // consent records the choice to sign; textDigest is the SHA-256 of the consent text shown.
 func (m *machine) consent(e *Envelope, si int, textDigest, expected string) ([]Event, *Error) {
 	if err := m.active(e, si); err != nil {
@@ -319,7 +308,7 @@ func (m *machine) consent(e *Envelope, si int, textDigest, expected string) ([]E
 	}
 	s.Consent = &Consent{At: m.now, TextDigest: textDigest}
 	s.Status = SignerConsented
-	return []Event{m.event(e, EvConsentGiven, s.ID, map[string]any{"text_digest": textDigest, "documents": documentDigests(e)})}, nil
+	return []Event{m.event(e, EvConsentGiven, s.ID, map[string]any{"text": textDigest})}, nil
 }
 
 // canSendCode checks that a code may be sent to signer si now.
@@ -378,7 +367,7 @@ func (m *machine) codeSent(e *Envelope, si int, code string) ([]Event, *Error) {
 	s.OTP.IssuedAt = m.now
 	s.OTP.ExpiresAt = m.now.Add(m.policy.CodeTTL)
 	s.OTP.Hash = codeHash(e.ID, s.ID, m.now, code)
-	return []Event{m.event(e, EvOTPSent, s.ID, map[string]any{"channel": "sms", "phone": m.commit(e.Salt, "phone", s.Phone), "expires_at": s.OTP.ExpiresAt.UTC().Format(time.RFC3339)})}, nil
+	return []Event{m.event(e, EvOTPSent, s.ID, map[string]any{"phone": m.commit(e.Salt, "phone", s.Phone)})}, nil
 }
 
 var sixDigits = regexp.MustCompile(`^[0-9]{6}$`)
@@ -401,25 +390,31 @@ func (m *machine) verifyCode(e *Envelope, si int, code string) ([]Event, *Error)
 	}
 	if !m.now.Before(s.OTP.ExpiresAt) {
 		s.OTP.Hash = nil
-		return []Event{m.event(e, EvOTPFailed, s.ID, map[string]any{"reason": "expired", "failures": s.OTP.Failures})},
-			conflict(CodeCodeExpired, "the code expired; ask for a new one")
+		s.OTP.Failures++
+		evs := []Event{m.event(e, EvOTPFailed, s.ID, map[string]any{"attempt": s.OTP.Failures})}
+		if s.OTP.Failures >= m.policy.MaxFailures {
+			s.Status = SignerLocked
+			evs = append(evs, m.event(e, EvOTPLocked, s.ID, nil))
+			return evs, ruleErr(http.StatusLocked, CodeLocked, "too many failed codes; the sender must invite you again")
+		}
+		return evs, conflict(CodeCodeExpired, "the code expired; ask for a new one").with("attempts_left", m.policy.MaxFailures-s.OTP.Failures)
 	}
 	got := codeHash(e.ID, s.ID, s.OTP.IssuedAt, code)
 	if subtle.ConstantTimeCompare(got, s.OTP.Hash) != 1 {
 		s.OTP.Failures++
-		evs := []Event{m.event(e, EvOTPFailed, s.ID, map[string]any{"reason": "wrong", "failures": s.OTP.Failures})}
+		evs := []Event{m.event(e, EvOTPFailed, s.ID, map[string]any{"attempt": s.OTP.Failures})}
 		left := m.policy.MaxFailures - s.OTP.Failures
 		if left <= 0 {
 			s.Status = SignerLocked
 			s.OTP.Hash = nil
-			evs = append(evs, m.event(e, EvOTPLocked, s.ID, map[string]any{"failures": s.OTP.Failures}))
+			evs = append(evs, m.event(e, EvOTPLocked, s.ID, nil))
 			return evs, ruleErr(http.StatusLocked, CodeLocked, "too many wrong codes; the sender must invite you again")
 		}
 		return evs, unprocessable(CodeCodeWrong, "wrong code, %d attempt(s) left", left).with("attempts_left", left)
 	}
 	s.OTP.Hash = nil
 	s.Status = SignerSigning
-	ev := m.event(e, EvOTPVerified, s.ID, map[string]any{"documents": documentDigests(e), "consent_digest": s.Consent.TextDigest})
+	ev := m.event(e, EvOTPVerified, s.ID, nil)
 	s.VerifiedEvent = ev.ID
 	return []Event{ev}, nil
 }
@@ -434,7 +429,7 @@ func (m *machine) send(e *Envelope) ([]Event, *Error) {
 	}
 	e.Status = StatusSent
 	e.SentAt = m.now
-	return []Event{m.event(e, EvEnvelopeSent, "", map[string]any{"order": string(e.Order), "signers": len(e.Signers)})}, nil
+	return []Event{m.event(e, EvEnvelopeSent, "", nil)}, nil
 }
 
 // NextToInvite returns the signers that should be invited now and are not yet.
@@ -487,7 +482,7 @@ func (m *machine) invited(e *Envelope, si int, kind string) ([]Event, *Error) {
 		s.Consent = nil
 	}
 	s.Status = SignerInvited
-	return []Event{m.event(e, EvInvitationSent, s.ID, map[string]any{"kind": kind, "email": m.commit(e.Salt, "email", s.Email)})}, nil
+	return []Event{m.event(e, EvInvitationSent, s.ID, map[string]any{"email": m.commit(e.Salt, "email", s.Email), "name": m.commit(e.Salt, "name", s.Name)})}, nil
 }
 
 // reminded records a reminder to a signer who has not finished.
@@ -504,7 +499,7 @@ func (m *machine) certificateIssued(e *Envelope, si int, der []byte, serial stri
 	s.Certificate = der
 	d := sha256.Sum256(der)
 	return []Event{m.event(e, EvCertificateIssued, s.ID, map[string]any{
-		"serial": serial, "certificate_digest": hex.EncodeToString(d[:]), "otp_event": s.VerifiedEvent, "otp_leaf_index": leaf,
+		"serial": serial, "certificate": hex.EncodeToString(d[:]), "otp_leaf": leaf,
 	})}
 }
 
@@ -515,14 +510,14 @@ func (m *machine) documentSigned(e *Envelope, si, d int, before, after string) [
 	}
 	s.Signed[d] = after
 	e.Documents[d].Current = after
-	return []Event{m.event(e, EvDocumentSigned, s.ID, map[string]any{"document": e.Documents[d].ID, "before": before, "after": after})}
+	return []Event{m.event(e, EvDocumentSigned, s.ID, map[string]any{"document": e.Documents[d].ID, "digest": after})}
 }
 
 func (m *machine) signerCompleted(e *Envelope, si int) []Event {
 	s := &e.Signers[si]
 	s.Status = SignerSigned
 	s.CompletedAt = m.now
-	return []Event{m.event(e, EvSignerCompleted, s.ID, map[string]any{"documents": s.Signed})}
+	return []Event{m.event(e, EvSignerCompleted, s.ID, nil)}
 }
 
 // AllSigned reports whether every signer has signed.
@@ -545,7 +540,7 @@ func (m *machine) completed(e *Envelope, finals []string) ([]Event, *Error) {
 	e.Status = StatusCompleted
 	e.ClosedAt = m.now
 	e.Finalized = true
-	return []Event{m.event(e, EvEnvelopeCompleted, "", map[string]any{"documents": finals})}, nil
+	return []Event{m.event(e, EvEnvelopeCompleted, "", nil)}, nil
 }
 
 func (m *machine) expire(e *Envelope) ([]Event, *Error) {

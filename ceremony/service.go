@@ -620,7 +620,7 @@ func (s *Service) Create(ctx context.Context, owner string, m *Manifest, files m
 		return nil, nil, fmt.Errorf("ceremony: salt: %w", err)
 	}
 	e.Salt = salt
-	var docData []map[string]any
+	docData := map[string]string{}
 	for i, d := range m.Documents {
 		od, err := s.docs.Put(preps[i].original)
 		if err != nil {
@@ -631,22 +631,17 @@ func (s *Service) Create(ctx context.Context, owner string, m *Manifest, files m
 			return nil, nil, fmt.Errorf("ceremony: %w", err)
 		}
 		e.Documents = append(e.Documents, Document{ID: d.ID, Name: d.Name, Original: od, Prepared: pd, Current: pd, Pages: preps[i].info.Pages, Fields: d.Fields})
-		docData = append(docData, map[string]any{"id": d.ID, "original": od, "prepared": pd, "pages": len(preps[i].info.Pages),
-			"name": s.commit(salt, "document_name:"+d.ID, d.Name), "fields": len(d.Fields)})
+		docData[d.ID] = pd
 	}
-	var signerData []map[string]any
 	for _, sg := range m.Signers {
 		sig := Signer{ID: sg.ID, Name: sg.Name, Email: sg.Email, Phone: sg.Phone, Locale: sg.Locale, Order: sg.Order, Status: SignerWaiting}
 		for _, d := range e.Documents {
 			sig.Read = append(sig.Read, make([]bool, len(d.Pages)))
 		}
 		e.Signers = append(e.Signers, sig)
-		signerData = append(signerData, map[string]any{"id": sg.ID, "order": sg.Order,
-			"name": s.commit(salt, "name:"+sg.ID, sg.Name), "email": s.commit(salt, "email", sg.Email), "phone": s.commit(salt, "phone", sg.Phone)})
 	}
 	mc := s.machine()
-	ev := mc.event(e, EvEnvelopeCreated, "", map[string]any{"title": s.commit(salt, "title", m.Title), "order": string(e.Order),
-		"expires_at": e.ExpiresAt.Format(time.RFC3339), "documents": docData, "signers": signerData})
+	ev := mc.event(e, EvEnvelopeCreated, "", map[string]any{"documents": docData, "signers": len(e.Signers), "sender": s.commit(salt, "sender", owner)})
 	l, release := s.lock(e.ID)
 	defer release()
 	l.mu.Lock()
