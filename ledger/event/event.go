@@ -80,12 +80,22 @@ func (e Event) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("event %s: encoding: %w", e.ID, err)
 	}
-	v := jsontext.Value(raw)
-	if err := v.Canonicalize(); err != nil {
-		return nil, fmt.Errorf("event %s: canonicalizing: %w", e.ID, err)
+	v, err := canonicalize(raw)
+	if err != nil {
+		return nil, fmt.Errorf("event %s: %w", e.ID, err)
 	}
 	if len(v) > MaxLeafSize {
 		return nil, fmt.Errorf("event %s: encoding is %d bytes, more than the limit of %d", e.ID, len(v), MaxLeafSize)
+	}
+	return v, nil
+}
+
+// canonicalize returns the RFC 8785 canonical form of a JSON text. It rejects invalid JSON,
+// invalid UTF-8 and duplicate member names.
+func canonicalize(raw []byte) ([]byte, error) {
+	v := jsontext.Value(bytes.Clone(raw))
+	if err := v.Canonicalize(); err != nil {
+		return nil, fmt.Errorf("canonicalizing JSON (RFC 8785): %w", err)
 	}
 	return []byte(v), nil
 }
@@ -96,9 +106,9 @@ func Parse(leaf []byte) (Event, error) {
 	if len(leaf) > MaxLeafSize {
 		return Event{}, fmt.Errorf("event: leaf is %d bytes, more than the limit of %d", len(leaf), MaxLeafSize)
 	}
-	v := jsontext.Value(bytes.Clone(leaf))
-	if err := v.Canonicalize(); err != nil {
-		return Event{}, fmt.Errorf("event: leaf is not valid JSON: %w", err)
+	v, err := canonicalize(leaf)
+	if err != nil {
+		return Event{}, fmt.Errorf("event: leaf: %w", err)
 	}
 	if !bytes.Equal(v, leaf) {
 		return Event{}, errors.New("event: leaf is not in canonical JSON form (RFC 8785)")
@@ -131,7 +141,6 @@ func Parse(leaf []byte) (Event, error) {
 		}
 		return s, nil
 	}
-	var err error
 	if e.ID, err = str("id", true); err != nil {
 		return Event{}, err
 	}
