@@ -183,7 +183,11 @@ func TestValidateRejects(t *testing.T) {
 		"int above 2^53":        mod(func(e *Event) { e.Type = OTPFailed; e.Data = map[string]any{"attempt": uint64(1) << 53} }),
 		"float":                 mod(func(e *Event) { e.Type = OTPFailed; e.Data = map[string]any{"attempt": 1.5} }),
 		"appliance with env":    mod(func(e *Event) { e.Type = ApplianceStarted; e.Signer = ""; e.Data = map[string]any{"version": "1"} }),
-		"text with newline":     mod(func(e *Event) { e.Type = ApplianceStarted; e.Envelope, e.Signer = "", ""; e.Data = map[string]any{"version": "1\n2"} }),
+		"text with newline": mod(func(e *Event) {
+			e.Type = ApplianceStarted
+			e.Envelope, e.Signer = "", ""
+			e.Data = map[string]any{"version": "1\n2"}
+		}),
 		"empty digests": mod(func(e *Event) {
 			e.Type, e.Signer = EnvelopeCreated, ""
 			e.Data = map[string]any{"documents": map[string]string{}, "signers": 1}
