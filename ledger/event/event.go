@@ -80,7 +80,7 @@ func (e Event) Marshal() ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("event %s: encoding: %w", e.ID, err)
 	}
-	v, err := canonicalize(raw)
+	v, err := Canonicalize(raw)
 	if err != nil {
 		return nil, fmt.Errorf("event %s: %w", e.ID, err)
 	}
@@ -90,9 +90,9 @@ func (e Event) Marshal() ([]byte, error) {
 	return v, nil
 }
 
-// canonicalize returns the RFC 8785 canonical form of a JSON text. It rejects invalid JSON,
+// Canonicalize returns the RFC 8785 canonical form of a JSON text. It rejects invalid JSON,
 // invalid UTF-8 and duplicate member names.
-func canonicalize(raw []byte) ([]byte, error) {
+func Canonicalize(raw []byte) ([]byte, error) {
 	v := jsontext.Value(bytes.Clone(raw))
 	if err := v.Canonicalize(); err != nil {
 		return nil, fmt.Errorf("canonicalizing JSON (RFC 8785): %w", err)
@@ -106,7 +106,7 @@ func Parse(leaf []byte) (Event, error) {
 	if len(leaf) > MaxLeafSize {
 		return Event{}, fmt.Errorf("event: leaf is %d bytes, more than the limit of %d", len(leaf), MaxLeafSize)
 	}
-	v, err := canonicalize(leaf)
+	v, err := Canonicalize(leaf)
 	if err != nil {
 		return Event{}, fmt.Errorf("event: leaf: %w", err)
 	}

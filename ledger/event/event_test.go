@@ -38,17 +38,17 @@ func TestCanonicalizeRFC8785Examples(t *testing.T) {
 		{`{"b":[],"a":{"d":1,"c":{}}}`, `{"a":{"c":{},"d":1},"b":[]}`},
 	}
 	for _, c := range cases {
-		got, err := canonicalize([]byte(c.in))
+		got, err := Canonicalize([]byte(c.in))
 		if err != nil {
-			t.Fatalf("canonicalize(%s): %v", c.in, err)
+			t.Fatalf("Canonicalize(%s): %v", c.in, err)
 		}
 		if string(got) != c.want {
-			t.Errorf("canonicalize(%s)\n got %s\nwant %s", c.in, got, c.want)
+			t.Errorf("Canonicalize(%s)\n got %s\nwant %s", c.in, got, c.want)
 		}
 	}
 	for _, bad := range []string{`{"a":1,"a":2}`, "\"\xff\"", `{"a":}`, `[1,]`} {
-		if _, err := canonicalize([]byte(bad)); err == nil {
-			t.Errorf("canonicalize(%q) succeeded, want an error", bad)
+		if _, err := Canonicalize([]byte(bad)); err == nil {
+			t.Errorf("Canonicalize(%q) succeeded, want an error", bad)
 		}
 	}
 }
