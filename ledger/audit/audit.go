@@ -26,7 +26,7 @@ import (
 
 // Limits on what the client reads from the appliance.
 const (
-	maxBody     = 32 << 20
+	maxBody       = 32 << 20
 	progressEvery = 1000
 )
 
