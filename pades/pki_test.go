@@ -11,6 +11,7 @@ import (
 	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net/http"
@@ -233,4 +234,16 @@ func (p *testPKI) rootPEM(t testing.TB, dir string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// Revocation implements RevocationSource straight from the test PKI (CRL and OCSP), so that
+// the DSS carries both kinds whatever the certificates name.
+func (p *testPKI) Revocation(ctx context.Context, cert, issuer *x509.Certificate) ([][]byte, [][]byte, error) {
+	switch {
+	case issuer.Equal(p.ica):
+		return [][]byte{p.crl(p.ica, p.icaKey)}, [][]byte{p.ocspResponse(cert.SerialNumber)}, nil
+	case issuer.Equal(p.root):
+		return [][]byte{p.crl(p.root, p.rootKey)}, nil, nil
+	}
+	return nil, nil, fmt.Errorf("unknown issuer %s", issuer.Subject)
 }
