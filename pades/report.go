@@ -24,9 +24,9 @@ type Report struct {
 
 // SignatureReport describes one signature or document timestamp.
 type SignatureReport struct {
-	Field     string `json:"field"`
-	Kind      string `json:"kind"` // "signature" or "document-timestamp"
-	SubFilter string `json:"sub_filter"`
+	Field     string  `json:"field"`
+	Kind      string  `json:"kind"` // "signature" or "document-timestamp"
+	SubFilter string  `json:"sub_filter"`
 	ByteRange []int64 `json:"byte_range"`
 	// RevisionEnd is the end of the revision the signature covers; CoversWholeDocument says
 	// whether that is the end of the file.
