@@ -1,0 +1,150 @@
+// Package appliance assembles one Paraphe appliance from its configuration: the key
+// hierarchy, the state store, the CA, the TSA, the ledger and the ceremony, behind the one
+// HTTP listener of package web, plus the metrics listener.
+//
+// It guarantees an orderly life: nothing listens before every component is open, SIGTERM (the
+// context passed to Serve) drains in-flight requests before the stores close, and a failure
+// to open any component closes the ones already open.
+package appliance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/paraphe/paraphe/ca"
+	"github.com/paraphe/paraphe/ca/keys"
+	"github.com/paraphe/paraphe/config"
+	"github.com/paraphe/paraphe/ledger"
+	"github.com/paraphe/paraphe/ledger/badgerstore"
+	"github.com/paraphe/paraphe/tsa"
+	"github.com/paraphe/paraphe/web"
+)
+
+// Appliance is an open appliance, ready to Serve.
+type Appliance struct {
+	cfg      config.Config
+	log      *slog.Logger
+	version  string
+	registry *prometheus.Registry
+
+	keys        *keys.Set
+	state       *badger.DB
+	ca          *ca.CA
+	tsa         *tsa.TSA
+	ledgerStore *badgerstore.Store
+	ledger      *ledger.Log
+	now         func() time.Time
+
+	handler http.Handler
+	closers []func() error // in opening order; closed in reverse
+}
+
+// Open opens every component of the appliance described by cfg. In development it runs the
+// key ceremony on first start and says so.
+func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version string) (_ *Appliance, err error) {
+	a := &Appliance{cfg: cfg, log: log, version: version, registry: prometheus.NewRegistry(), now: time.Now}
+	defer func() {
+		if err != nil {
+			a.Close()
+		}
+	}()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if cfg.Mode == config.ModeDevelopment {
+		log.Warn("DEVELOPMENT MODE: keys may be generated, emails and SMS go to the outbox; do not use in production",
+			"data_dir", cfg.DataDir, "public_url", cfg.PublicURL)
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data_dir: %w", err)
+	}
+	if a.keys, err = loadKeys(ctx, cfg, log); err != nil {
+		return nil, err
+	}
+	a.closers = append(a.closers, a.keys.Close)
+	if a.state, err = openBadger(cfg.Path("state"), log); err != nil {
+		return nil, fmt.Errorf("state store: %w", err)
+	}
+	a.closers = append(a.closers, a.state.Close)
+	if err := a.openCA(ctx); err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
+	}
+	if err := a.openTSA(ctx); err != nil {
+		return nil, fmt.Errorf("tsa: %w", err)
+	}
+	if err := a.openLedger(ctx); err != nil {
+		return nil, fmt.Errorf("ledger: %w", err)
+	}
+
+	if a.handler, err = web.New(web.Options{
+		Mounts:         a.mounts(),
+		Health:         a.health,
+		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
+		RequestTimeout: cfg.HTTP.WriteTimeout,
+		TLS:            cfg.TLS.Mode != config.TLSOff,
+		Logger:         log,
+		Registerer:     a.registry,
+	}); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// Handler is the appliance's HTTP front, for tests and embedding.
+func (a *Appliance) Handler() http.Handler { return a.handler }
+
+// Keys is the loaded key hierarchy.
+func (a *Appliance) Keys() *keys.Set { return a.keys }
+
+// Close closes every component in reverse opening order.
+func (a *Appliance) Close() error {
+	var errs []error
+	for i := len(a.closers) - 1; i >= 0; i-- {
+		errs = append(errs, a.closers[i]())
+	}
+	a.closers = nil
+	return errors.Join(errs...)
+}
+
+func (a *Appliance) mounts() []web.Mount {
+	return []web.Mount{
+		{Patterns: []string{"/ca/", "/ocsp", "/ocsp/"}, Handler: a.ca.Handler()},
+		{Patterns: []string{"/tsa", "/tsa/"}, Handler: a.tsa.Handler()},
+		{Patterns: []string{"/ledger/"}, Handler: a.ledger.Handler()},
+	}
+}
+
+func (a *Appliance) health(ctx context.Context) web.Health {
+	h := web.Health{Status: "ok", Version: a.version, Components: map[string]string{}}
+	set := func(name string, err error) {
+		if err != nil {
+			h.Components[name] = err.Error()
+			h.Status = "degraded"
+			return
+		}
+		h.Components[name] = "ok"
+	}
+	set("keys", nil)
+	set("state", a.state.View(func(*badger.Txn) error { return nil }))
+	if st := a.tsa.Status(); !st.Ready {
+		set("tsa", errors.New(st.Reason))
+	} else {
+		set("tsa", nil)
+	}
+	_, err := a.ledger.Checkpoint(ctx)
+	set("ledger", err)
+	return h
+}
+
+// openBadger opens the state store with the same options as the ledger's: synchronous writes,
+// so that an acknowledged write is on disk.
+func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
+	return badger.Open(badgerstore.BadgerOptions(dir, log))
+}
