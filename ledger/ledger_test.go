@@ -126,6 +126,11 @@ func openNote(t testing.TB, vkey string, msg []byte) (uint64, []byte) {
 }
 
 func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashDirEnv); dir != "" {
+		err := crashChild(dir, os.Getenv(crashSKeyEnv), os.Getenv(crashVKeyEnv))
+		fmt.Fprintln(os.Stderr, "crash child:", err)
+		os.Exit(3)
+	}
 	quietTrillian()
 	os.Exit(m.Run())
 }
