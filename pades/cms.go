@@ -150,6 +150,7 @@ func signingCertificateV2(cert *x509.Certificate) []byte {
 type cadesSigner struct {
 	signer crypto.Signer
 	chain  []*x509.Certificate
+	bag    []*x509.Certificate // certificates embedded in the CMS; chain when nil
 	hash   crypto.Hash
 }
 
@@ -206,8 +207,12 @@ func (s cadesSigner) assemble(signedAttrs, sig, timestampToken []byte) ([]byte, 
 				b.AddASN1Int64(1)
 				b.AddASN1(asn1.SET, func(b *cryptobyte.Builder) { addAlgID(b, hoid, false) })
 				b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1ObjectIdentifier(oidData) })
+				bag := s.bag
+				if bag == nil {
+					bag = s.chain
+				}
 				b.AddASN1(asn1.Tag(0).ContextSpecific().Constructed(), func(b *cryptobyte.Builder) {
-					for _, c := range s.chain {
+					for _, c := range bag {
 						b.AddBytes(c.Raw)
 					}
 				})

@@ -36,7 +36,7 @@ func prepare(t testing.TB, in []byte, fields []Field) []byte {
 	return out.Bytes()
 }
 
-func sign(t testing.TB, p *testPKI, in []byte, name, field string, values map[string]string) []byte {
+func signAs(t testing.TB, p *testPKI, in []byte, name, field string, values map[string]string) []byte {
 	t.Helper()
 	key, chain := p.issue(t, name)
 	var out bytes.Buffer
@@ -56,8 +56,8 @@ func sign(t testing.TB, p *testPKI, in []byte, name, field string, values map[st
 // twoSigners returns a 3-page document signed by Alice then Bob.
 func twoSigners(t testing.TB, p *testPKI, base []byte) []byte {
 	doc := prepare(t, base, twoSignerFields)
-	doc = sign(t, p, doc, "Alice Émilie Dupré", "alice_sig", map[string]string{"alice_name": "Alice Émilie Dupré (née « Ça ») \\ ) ("})
-	doc = sign(t, p, doc, "Bob Martin", "bob_sig", map[string]string{"bob_name": "Bob Martin"})
+	doc = signAs(t, p, doc, "Alice Émilie Dupré", "alice_sig", map[string]string{"alice_name": "Alice Émilie Dupré (née « Ça ») \\ ) ("})
+	doc = signAs(t, p, doc, "Bob Martin", "bob_sig", map[string]string{"bob_name": "Bob Martin"})
 	return doc
 }
 

@@ -48,6 +48,11 @@ type SignOptions struct {
 // The input bytes are copied unchanged, so earlier signatures stay valid. Nothing is written
 // to out unless signing succeeded up to the final copy.
 func Sign(ctx context.Context, pdf io.ReaderAt, size int64, out io.Writer, opts SignOptions) error {
+	return sign(ctx, pdf, size, out, opts, nil)
+}
+
+// sign is Sign with the certificates to embed in the CMS (opts.Chain when bag is nil).
+func sign(ctx context.Context, pdf io.ReaderAt, size int64, out io.Writer, opts SignOptions, bag []*x509.Certificate) error {
 	if err := checkSignerOptions(opts.Signer, opts.Chain, opts.Timestamper); err != nil {
 		return err
 	}
@@ -121,7 +126,7 @@ func Sign(ctx context.Context, pdf io.ReaderAt, size int64, out io.Writer, opts 
 	if err != nil {
 		return err
 	}
-	cms, err := signLayout(ctx, lay, pdf, size, opts.Signer, opts.Chain, opts.Timestamper)
+	cms, err := signLayout(ctx, lay, pdf, size, cadesSigner{signer: opts.Signer, chain: opts.Chain, bag: bag, hash: crypto.SHA256}, opts.Timestamper)
 	if err != nil {
 		return err
 	}
@@ -168,11 +173,10 @@ func publicKeysEqual(a, b crypto.PublicKey) bool {
 
 // signLayout fills the ByteRange, hashes it, and returns the CAdES SignedData with its
 // signature timestamp.
-func signLayout(ctx context.Context, lay *layout, pdf io.ReaderAt, size int64, signer crypto.Signer, chain []*x509.Certificate, ts Timestamper) ([]byte, error) {
+func signLayout(ctx context.Context, lay *layout, pdf io.ReaderAt, size int64, cs cadesSigner, ts Timestamper) ([]byte, error) {
 	if _, err := lay.fillByteRange(size); err != nil {
 		return nil, err
 	}
-	cs := cadesSigner{signer: signer, chain: chain, hash: crypto.SHA256}
 	h := cs.hash.New()
 	if err := lay.hashRanges(h, pdf, size); err != nil {
 		return nil, err
