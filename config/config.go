@@ -282,7 +282,7 @@ func (c *Config) Validate() error {
 	}
 	checkAddr("listen", c.Listen, true)
 	checkAddr("metrics_listen", c.MetricsListen, false)
-	if c.Listen != "" && c.Listen == c.MetricsListen {
+	if c.Listen != "" && c.Listen == c.MetricsListen && !strings.HasSuffix(c.Listen, ":0") {
 		bad("metrics_listen", "must differ from listen (%s)", c.Listen)
 	}
 	if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
