@@ -25,6 +25,8 @@ type PDFInfo struct {
 type SignRequest struct {
 	Signer      string            // signer id; the signature field is named "sig-" + Signer
 	Name        string            // signer's name, for the signature dictionary
+	Locale      string            // fr or en, for the visible signature
+	Reason      string            // a line shown in the signature, e.g. the otp.verified leaf
 	Values      map[string]string // field id → value, for this signer's fields in the document
 	Key         crypto.Signer
 	Certificate *x509.Certificate

@@ -101,7 +101,7 @@ func (s *Service) signDocuments(ctx context.Context, id, signerID string) ([]Eve
 				values[f.ID] = e.Signers[si].Values[f.ID]
 			}
 		}
-		out, err := s.opt.PDF.Sign(ctx, pdf, SignRequest{Signer: signerID, Name: sg.Name, Values: values, Key: key, Certificate: cert, Chain: chain})
+		out, err := s.opt.PDF.Sign(ctx, pdf, SignRequest{Signer: signerID, Name: sg.Name, Locale: sg.Locale, Reason: fmt.Sprintf("ledger %d", rec.Receipt.Index), Values: values, Key: key, Certificate: cert, Chain: chain})
 		if err != nil {
 			return all, fmt.Errorf("ceremony: sign document %s for signer %s: %w", doc.ID, signerID, err)
 		}

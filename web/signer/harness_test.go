@@ -3,6 +3,7 @@ package signer_test
 import (
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -19,8 +20,11 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/paraphe/paraphe/ca"
+	"github.com/paraphe/paraphe/ca/keys"
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
+	"github.com/paraphe/paraphe/tsa"
 	"github.com/paraphe/paraphe/web/api"
 	"github.com/paraphe/paraphe/web/signer"
 )
@@ -52,9 +56,18 @@ type world struct {
 	clock  *clock
 	key    string
 	dir    string
+	// roots and rootCert are set by newRealWorld.
+	roots    *x509.CertPool
+	rootCert *x509.Certificate
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t *testing.T) *world { return buildWorld(t, false) }
+
+// newRealWorld is newWorld with the appliance's real CA (ca, ca/keys), TSA (tsa) and PAdES
+// engine (pades) instead of the test CA and PDF engine.
+func newRealWorld(t *testing.T) *world { return buildWorld(t, true) }
+
+func buildWorld(t *testing.T, real bool) *world {
 	t.Helper()
 	w := &world{t: t, ledger: ceremonytest.NewLedger(t), ca: ceremonytest.NewCA(t), smtp: ceremonytest.NewSMTPSink(t),
 		sms: ceremonytest.NewSMSSink(t), clock: &clock{t: time.Now().UTC()}, dir: t.TempDir()}
@@ -82,8 +95,13 @@ func newWorld(t *testing.T) *world {
 	if testing.Verbose() {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
-	svc, err := ceremony.New(context.Background(), ceremony.Options{DB: db, DataDir: w.dir, Ledger: w.ledger.Ceremony(), PDF: ceremonytest.PDF{},
-		Issuer: w.ca, Notifier: ceremony.Notifiers{Mail: mailer, Text: gw}, BaseURL: w.srv.URL, Organization: "Notaires Associés",
+	var engine ceremony.PDFEngine = ceremonytest.PDF{}
+	var issuer ceremony.CertificateIssuer = w.ca
+	if real {
+		engine, issuer = w.realPKI(mux, logger)
+	}
+	svc, err := ceremony.New(context.Background(), ceremony.Options{DB: db, DataDir: w.dir, Ledger: w.ledger.Ceremony(), PDF: engine,
+		Issuer: issuer, Notifier: ceremony.Notifiers{Mail: mailer, Text: gw}, BaseURL: w.srv.URL, Organization: "Notaires Associés",
 		Now: w.clock.Now, Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond}, ReceiptWait: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +119,38 @@ func newWorld(t *testing.T) *world {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// realPKI runs the appliance's key ceremony, CA (mounted for CRL and OCSP) and TSA.
+func (w *world) realPKI(mux *http.ServeMux, logger *slog.Logger) (ceremony.PDFEngine, ceremony.CertificateIssuer) {
+	t := w.t
+	ctx := context.Background()
+	set, err := keys.Init(ctx, keys.Options{Dir: w.dir + "/keys", Passphrase: []byte("test passphrase"), Organization: "Paraphe Test",
+		Country: "FR", LedgerKeyName: "paraphe.test"})
+	if err != nil {
+		t.Fatalf("key ceremony: %v", err)
+	}
+	authority, err := ca.New(ctx, ca.Options{Keys: set, DB: w.db, BaseURL: w.srv.URL, Logger: logger})
+	if err != nil {
+		t.Fatalf("ca: %v", err)
+	}
+	mux.Handle("/ca/", authority.Handler())
+	mux.Handle("/ocsp", authority.Handler())
+	mux.Handle("/ocsp/", authority.Handler())
+	chain := []*x509.Certificate{}
+	if set.TSA.CheckSignatureFrom(set.Issuing) == nil {
+		chain = append(chain, set.Issuing)
+	}
+	ts, err := tsa.New(ctx, tsa.Options{Signer: set.TSASigner, Cert: set.TSA, Chain: append(chain, set.Root), IncludeChain: true, StateDir: w.dir + "/tsa", Logger: logger})
+	if err != nil {
+		t.Fatalf("tsa: %v", err)
+	}
+	t.Cleanup(func() { ts.Close() })
+	w.roots = x509.NewCertPool()
+	w.roots.AddCert(set.Root)
+	w.rootCert = set.Root
+	return ceremony.PAdES{Timestamper: ts, Certs: []*x509.Certificate{set.Root}, Logger: logger},
+		ceremony.CAIssuer{CA: authority, Chain: []*x509.Certificate{set.Issuing, set.Root}}
 }
 
 // reply is a decoded JSON answer.

@@ -1,0 +1,80 @@
+package signer_test
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/paraphe/paraphe/ceremony"
+	"github.com/paraphe/paraphe/internal/testtool"
+	"github.com/paraphe/paraphe/pades"
+)
+
+// TestSeedFlowRealPAdES runs the seed flow with the appliance's real CA, TSA and PAdES engine:
+// the signed PDFs carry two signatures and an archive timestamp, and pass pades.Verify at
+// B-LTA and pdfsig.
+func TestSeedFlowRealPAdES(t *testing.T) {
+	w := newRealWorld(t)
+	id := w.sentEnvelope(seedManifest())
+	sign := func(addr, phone string, values map[string]string) {
+		p := w.party(phone)
+		if r := p.open(w.lastMailTo(addr).Link()); r.Status != http.StatusOK {
+			t.Fatalf("%s open: %d %s", addr, r.Status, r.Body)
+		}
+		p.readAll(values)
+		if r := p.consent(); r.Status != http.StatusOK {
+			t.Fatalf("%s consent: %d %s", addr, r.Status, r.Body)
+		}
+		if r := p.post("/s/api/code/verify", map[string]string{"code": w.sms.LastCodeFor(phone)}); r.Status != http.StatusOK {
+			t.Fatalf("%s verify: %d %s", addr, r.Status, r.Body)
+		}
+	}
+	sign("alice@example.org", "+33612345678", map[string]string{"alice_city": "Lyon", "alice_iban": "FR123456789012"})
+	sign("bob@example.org", "+447700900123", map[string]string{"bob_city": "London", "bob_initials": "BS"})
+	e, err := w.svc.Envelope(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != ceremony.StatusCompleted {
+		t.Fatalf("envelope %s", e.Status)
+	}
+	pdfsig := ""
+	if _, err := exec.LookPath("pdfsig"); err == nil || os.Getenv("CI") == "true" {
+		pdfsig = testtool.Require(t, "pdfsig")
+	}
+	for _, d := range e.Documents {
+		r := w.api("GET", "/api/v1/envelopes/"+id+"/documents/"+d.ID, nil)
+		if r.Status != http.StatusOK {
+			t.Fatalf("download: %d %s", r.Status, r.Body)
+		}
+		rep, err := pades.Verify(context.Background(), bytes.NewReader(r.Body), int64(len(r.Body)), pades.VerifyOptions{Roots: w.roots})
+		if err != nil {
+			t.Fatalf("%s: %v", d.ID, err)
+		}
+		if !rep.Valid || rep.Level != "B-LTA" {
+			t.Fatalf("%s: valid=%v level=%q problems=%v", d.ID, rep.Valid, rep.Level, rep.Problems)
+		}
+		sigs := 0
+		for _, s := range rep.Signatures {
+			if s.Kind == "signature" {
+				sigs++
+			}
+		}
+		if sigs != 2 {
+			t.Fatalf("%s: %d signatures", d.ID, sigs)
+		}
+		if pdfsig != "" {
+			f := filepath.Join(t.TempDir(), d.ID+".pdf")
+			os.WriteFile(f, r.Body, 0o600)
+			out, err := exec.Command(pdfsig, "-nocert", f).CombinedOutput()
+			if err != nil || strings.Count(string(out), "Signature Validation: Signature is Valid.") < 2 {
+				t.Fatalf("pdfsig %s: %v\n%s", d.ID, err, out)
+			}
+		}
+	}
+}
