@@ -226,7 +226,7 @@ func (t *logTX) DequeueLeaves(ctx context.Context, limit int, cutoff time.Time) 
 	defer it.Close()
 
 	leaves := make([]*trillian.LogLeaf, 0, min(limit, 1024))
-	t.qStop = qEnd
+	t.qStop, t.qScanned = qEnd, true
 	for it.Seek(t.s.k.queue(t.treeID, t.qResume)); it.Valid(); it.Next() {
 		item := it.Item()
 		seq, err := trailingUint64(item.Key(), len(prefix))

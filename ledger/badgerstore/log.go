@@ -129,6 +129,7 @@ type logTX struct {
 	qStop    uint64            // first visible entry not returned; qEnd if none
 	qResume  uint64            // where the next DequeueLeaves call continues
 	qDeleted map[uint64]bool
+	qScanned bool // DequeueLeaves ran on a LOG tree
 }
 
 const qEnd = ^uint64(0)
@@ -243,7 +244,7 @@ func (t *logTX) Commit(ctx context.Context) error {
 
 // newLowWater computes the mark justified by this committed transaction (see queue.go).
 func (t *logTX) newLowWater() (uint64, bool) {
-	if t.dequeued == nil || t.treeType != trillian.TreeType_LOG {
+	if !t.qScanned {
 		return 0, false
 	}
 	mark := min(t.floor, t.qStop)
