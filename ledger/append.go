@@ -53,6 +53,7 @@ type waiter struct {
 }
 
 type appendReq struct {
+	w     *waiter
 	leaf  []byte
 	hash  []byte
 	dup   bool  // the storage already held this leaf
@@ -89,7 +90,7 @@ func (l *Log) Append(ctx context.Context, e Event) (Pending, error) {
 	}
 	hash := verify.LeafHash(leaf)
 	w := l.register(hash)
-	req := &appendReq{leaf: leaf, hash: hash, done: make(chan struct{}), start: start}
+	req := &appendReq{w: w, leaf: leaf, hash: hash, done: make(chan struct{}), start: start}
 	fail := func(err error) (Pending, error) {
 		l.unregister(w)
 		l.metrics.appends.WithLabelValues("error").Inc()
@@ -102,18 +103,19 @@ func (l *Log) Append(ctx context.Context, e Event) (Pending, error) {
 	case <-l.closed:
 		return fail(ErrClosed)
 	}
+	// From here on the committer owns the waiter: it unregisters it if the write fails.
 	select {
 	case <-req.done:
 	case <-ctx.Done():
-		// The shared write may still commit; the waiter stays registered so that the
-		// sequencer does not track a leaf nobody knows about.
 		l.metrics.appends.WithLabelValues("error").Inc()
 		return Pending{}, fmt.Errorf("ledger: append of event %s (it may still be committed): %w", e.ID, ctx.Err())
 	case <-l.closed:
-		return fail(ErrClosed)
+		l.metrics.appends.WithLabelValues("error").Inc()
+		return Pending{}, ErrClosed
 	}
 	if req.err != nil {
-		return fail(fmt.Errorf("ledger: append of event %s: %w", e.ID, req.err))
+		l.metrics.appends.WithLabelValues("error").Inc()
+		return Pending{}, fmt.Errorf("ledger: append of event %s: %w", e.ID, req.err)
 	}
 	if req.dup {
 		// The identical leaf was queued before. If it is already sequenced, no sequencer pass
@@ -262,6 +264,9 @@ func (l *Log) commit(ctx context.Context, batch []*appendReq) {
 			r.dup = true
 		default:
 			r.err = fmt.Errorf("storage refused the leaf: %s", queued[i].GetStatus().GetMessage())
+		}
+		if r.err != nil {
+			l.unregister(r.w)
 		}
 		close(r.done)
 	}

@@ -246,8 +246,8 @@ type countingStorage struct {
 	mu     sync.Mutex
 	writes int
 	leaves int
-	// committed is the number of leaves whose write has returned.
-	committed int
+	// committed holds the leaf hashes whose write has returned.
+	committed map[string]bool
 }
 
 func (c *countingStorage) QueueLeaves(ctx context.Context, tree *trillian.Tree, leaves []*trillian.LogLeaf, ts time.Time) ([]*trillian.QueuedLogLeaf, error) {
@@ -257,7 +257,12 @@ func (c *countingStorage) QueueLeaves(ctx context.Context, tree *trillian.Tree, 
 	c.mu.Unlock()
 	r, err := c.LogStorage.QueueLeaves(ctx, tree, leaves, ts)
 	c.mu.Lock()
-	c.committed += len(leaves)
+	if c.committed == nil {
+		c.committed = make(map[string]bool)
+	}
+	for _, l := range leaves {
+		c.committed[string(l.MerkleLeafHash)] = err == nil
+	}
 	c.mu.Unlock()
 	return r, err
 }
@@ -286,12 +291,12 @@ func TestGroupCommit(t *testing.T) {
 				errs <- err
 				return
 			}
-			// Acknowledged only after the shared write returned: the leaf is counted.
+			// Acknowledged only after the write holding this leaf returned.
 			cs.mu.Lock()
-			committed := cs.committed
+			committed := cs.committed[string(p.LeafHash)]
 			cs.mu.Unlock()
-			if committed == 0 {
-				errs <- fmt.Errorf("append acknowledged before any write returned")
+			if !committed {
+				errs <- fmt.Errorf("append of %s acknowledged before its write returned", p.ID)
 			}
 			pend <- p
 		}(i)
@@ -503,5 +508,74 @@ func TestHTTPBadInput(t *testing.T) {
 	h.ServeHTTP(rec, httptest.NewRequest("POST", "/ledger/checkpoint", nil))
 	if rec.Code != http.StatusMethodNotAllowed {
 		t.Errorf("POST /ledger/checkpoint: %d, want 405", rec.Code)
+	}
+}
+
+func TestClosedAndCancelled(t *testing.T) {
+	k := newKeys(t)
+	l := openLog(t, testOptions(t, NewMemoryStorage(), k))
+	ctx := context.Background()
+	p, err := l.Append(ctx, pageRead(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.Append(cancelled, pageRead(t, 2)); err == nil {
+		t.Error("Append with a cancelled context succeeded")
+	}
+	if _, err := (Pending{}).Wait(ctx); err == nil {
+		t.Error("Wait on a zero Pending succeeded")
+	}
+	if _, err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	if _, err := l.Append(ctx, pageRead(t, 3)); err != ErrClosed {
+		t.Errorf("Append after Close: %v, want ErrClosed", err)
+	}
+	if err := l.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+}
+
+func TestOpenRejectsBadOptions(t *testing.T) {
+	k := newKeys(t)
+	other := newKeys(t)
+	good := testOptions(t, NewMemoryStorage(), k)
+	cases := map[string]func(o *Options){
+		"no storage":        func(o *Options) { o.Storage = Storage{} },
+		"no origin":         func(o *Options) { o.Origin = "" },
+		"two-line origin":   func(o *Options) { o.Origin = "a\nb" },
+		"no signer":         func(o *Options) { o.Signer = nil },
+		"bad verifier key":  func(o *Options) { o.VerifierKey = "nonsense" },
+		"other key":         func(o *Options) { o.VerifierKey = other.vkey },
+		"negative window":   func(o *Options) { o.GroupCommitWindow = -1 },
+		"negative interval": func(o *Options) { o.CheckpointInterval = -1 },
+	}
+	for name, mod := range cases {
+		o := good
+		mod(&o)
+		if l, err := Open(context.Background(), o); err == nil {
+			l.Close()
+			t.Errorf("%s: Open succeeded", name)
+		}
+	}
+}
+
+// failingTSA refuses every request, as a TSA with an untrusted clock does.
+type failingTSA struct{}
+
+func (failingTSA) Timestamp(context.Context, []byte, crypto.Hash) ([]byte, error) {
+	return nil, fmt.Errorf("clock not trusted")
+}
+
+func TestNoCheckpointWithoutTimestamp(t *testing.T) {
+	k := newKeys(t)
+	o := testOptions(t, NewMemoryStorage(), k)
+	o.Timestamper = failingTSA{}
+	if l, err := Open(context.Background(), o); err == nil {
+		l.Close()
+		t.Fatal("Open published a first checkpoint without a timestamp")
 	}
 }
