@@ -44,18 +44,19 @@ var (
 	fixtureErr  error
 )
 
-// testFixture returns a fixture shared by the tests of one run (key generation is the slow part).
+// testFixture returns a fixture (P-256 root and TSU) shared by the tests of one run (key generation is the slow part).
 func testFixture(t testing.TB) *fixture {
 	t.Helper()
-	fixtureOnce.Do(func() { fixtureVal, fixtureErr = newFixture(elliptic.P256()) })
+	fixtureOnce.Do(func() { fixtureVal, fixtureErr = newFixture(elliptic.P256(), elliptic.P256()) })
 	if fixtureErr != nil {
 		t.Fatal(fixtureErr)
 	}
 	return fixtureVal
 }
 
-func newFixture(curve elliptic.Curve) (*fixture, error) {
-	rootKey, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+// newFixture makes a root with a key on rootCurve and a TSU certificate with a key on tsuCurve.
+func newFixture(rootCurve, tsuCurve elliptic.Curve) (*fixture, error) {
+	rootKey, err := ecdsa.GenerateKey(rootCurve, rand.Reader)
 	if err != nil {
 		return nil, err
 	}
@@ -75,7 +76,7 @@ func newFixture(curve elliptic.Curve) (*fixture, error) {
 	if err != nil {
 		return nil, err
 	}
-	tsuKey, err := ecdsa.GenerateKey(curve, rand.Reader)
+	tsuKey, err := ecdsa.GenerateKey(tsuCurve, rand.Reader)
 	if err != nil {
 		return nil, err
 	}

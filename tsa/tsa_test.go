@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
 	"crypto/sha256"
 	"crypto/sha512"
 	"encoding/asn1"
@@ -86,5 +88,56 @@ func TestTimestampInProcess(t *testing.T) {
 	}
 	if _, err := ts.Timestamp(context.Background(), d[:20], crypto.SHA384); !errors.As(err, &refused) || refused.FailInfo != BadDataFormat {
 		t.Fatalf("short digest: got %v, want badDataFormat", err)
+	}
+}
+
+// TestOtherKeys issues and verifies with a P-384 TSU key under a P-384 root (the root curve
+// of `paraphe init`), which signs with SHA-384.
+func TestOtherKeys(t *testing.T) {
+	f, err := newFixture(elliptic.P384(), elliptic.P384())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := New(context.Background(), Options{Signer: f.tsuKey, Cert: f.tsu, StateDir: t.TempDir(), Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.Close()
+	d := sha256Of("p384")
+	token, err := ts.Timestamp(context.Background(), d, crypto.SHA256)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := VerifyToken(token, d, crypto.SHA256, f.roots, nil); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestNewRejectsBadConfiguration(t *testing.T) {
+	f := testFixture(t)
+	other, err := newFixture(elliptic.P256(), elliptic.P256())
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := func() Options {
+		return Options{Signer: f.tsuKey, Cert: f.tsu, StateDir: t.TempDir(), Logger: quietLogger()}
+	}
+	cases := map[string]func(*Options){
+		"key not the certificate's": func(o *Options) { o.Signer = other.tsuKey },
+		"root as TSU certificate":   func(o *Options) { o.Cert = f.root; o.Signer = f.rootKey },
+		"chain does not link":       func(o *Options) { o.Chain = []*x509.Certificate{other.root} },
+		"MaxOffset beyond accuracy": func(o *Options) { o.MaxOffset = 600 * time.Millisecond },
+		"sub-millisecond accuracy":  func(o *Options) { o.Accuracy = time.Microsecond },
+		"NTP interval too short":    func(o *Options) { o.NTPInterval = time.Millisecond },
+	}
+	for name, mod := range cases {
+		t.Run(name, func(t *testing.T) {
+			o := base()
+			mod(&o)
+			if ts, err := New(context.Background(), o); err == nil {
+				ts.Close()
+				t.Fatal("New accepted it")
+			}
+		})
 	}
 }
