@@ -45,7 +45,7 @@ func (c *clock) Advance(d time.Duration) {
 // world is a running appliance (ceremony service, sender API, signer protocol) over a real
 // ledger, with a real SMTP sink and a real HTTP SMS sink.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *httptest.Server
 	svc    *ceremony.Service
 	db     *badger.DB
@@ -61,13 +61,13 @@ type world struct {
 	rootCert *x509.Certificate
 }
 
-func newWorld(t *testing.T) *world { return buildWorld(t, false) }
+func newWorld(t testing.TB) *world { return buildWorld(t, false) }
 
 // newRealWorld is newWorld with the appliance's real CA (ca, ca/keys), TSA (tsa) and PAdES
 // engine (pades) instead of the test CA and PDF engine.
 func newRealWorld(t *testing.T) *world { return buildWorld(t, true) }
 
-func buildWorld(t *testing.T, real bool) *world {
+func buildWorld(t testing.TB, real bool) *world {
 	t.Helper()
 	w := &world{t: t, ledger: ceremonytest.NewLedger(t), ca: ceremonytest.NewCA(t), smtp: ceremonytest.NewSMTPSink(t),
 		sms: ceremonytest.NewSMSSink(t), clock: &clock{t: time.Now().UTC()}, dir: t.TempDir()}
@@ -159,7 +159,7 @@ type reply struct {
 	Body   []byte
 }
 
-func (r reply) json(t *testing.T, v any) {
+func (r reply) json(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.Body, v); err != nil {
 		t.Fatalf("decode %s: %v", r.Body, err)
@@ -177,7 +177,7 @@ func (r reply) errCode() string {
 	return e.Error.Code
 }
 
-func do(t *testing.T, c *http.Client, method, url string, hdr map[string]string, body io.Reader) reply {
+func do(t testing.TB, c *http.Client, method, url string, hdr map[string]string, body io.Reader) reply {
 	t.Helper()
 	req, err := http.NewRequest(method, url, body)
 	if err != nil {
