@@ -113,12 +113,19 @@ func BenchmarkProofs(b *testing.B) {
 		}
 	}
 	b.Run("inclusion", func(b *testing.B) {
-		run(b, func(i int) string { return fmt.Sprintf("/ledger/proof/inclusion?index=%d&size=%d", (i*7919)%size, size) })
+		run(b, func(i int) string {
+			return fmt.Sprintf("/ledger/proof/inclusion?index=%d&size=%d", (i*7919)%size, size)
+		})
 	})
 	b.Run("consistency", func(b *testing.B) {
-		run(b, func(i int) string { return fmt.Sprintf("/ledger/proof/consistency?from=%d&to=%d", 1+(i*7919)%(size-1), size) })
+		run(b, func(i int) string {
+			return fmt.Sprintf("/ledger/proof/consistency?from=%d&to=%d", 1+(i*7919)%(size-1), size)
+		})
 	})
 	b.Run("entries-1000", func(b *testing.B) {
-		run(b, func(i int) string { s := (i * 1000) % (size - 1000); return fmt.Sprintf("/ledger/entries?start=%d&end=%d", s, s+1000) })
+		run(b, func(i int) string {
+			s := (i * 1000) % (size - 1000)
+			return fmt.Sprintf("/ledger/entries?start=%d&end=%d", s, s+1000)
+		})
 	})
 }
