@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"crypto/sha256"
+	"crypto/x509"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -10,16 +13,19 @@ import (
 	"io"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/paraphe/paraphe/ledger/audit"
 	"github.com/paraphe/paraphe/ledger/event"
 	"github.com/paraphe/paraphe/ledger/verify"
+	"github.com/paraphe/paraphe/tsa"
 )
 
 const ledgerUsage = `Usage:
-  paraphe ledger checkpoint  --url URL --key KEY [--out FILE]
+  paraphe ledger checkpoint  --url URL --key KEY [--out FILE] [--tsa-roots ROOTS.pem]
       fetch the latest checkpoint, verify its signature, print its size and root;
-      --out saves the signed checkpoint for a later 'consistency --since FILE'
+      --out saves the signed checkpoint for a later 'consistency --since FILE';
+      --tsa-roots also verifies its RFC 3161 timestamp against these trust roots
   paraphe ledger prove       --url URL --key KEY (--index N | EVENTFILE)
       prove that the event at index N, or the event in EVENTFILE (its JSON), is in the ledger
   paraphe ledger consistency --url URL --key KEY --since FILE [--update]
@@ -46,12 +52,13 @@ func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.Usage = func() { fmt.Fprint(stderr, ledgerUsage) }
 	baseURL := fs.String("url", "", "the appliance's address")
 	key := fs.String("key", "", "the ledger's verifier key, or a file holding it")
-	var out, since *string
+	var out, since, tsaRoots *string
 	var index *int64
 	var update *bool
 	switch sub {
 	case "checkpoint":
 		out = fs.String("out", "", "save the signed checkpoint in this file")
+		tsaRoots = fs.String("tsa-roots", "", "PEM trust roots to verify the checkpoint's timestamp with")
 	case "prove":
 		index = fs.Int64("index", -1, "index of the entry to prove")
 	case "consistency":
@@ -88,6 +95,11 @@ func runLedger(ctx context.Context, args []string, stdout, stderr io.Writer) err
 			return err
 		}
 		printCheckpoint(stdout, cp.Checkpoint)
+		if *tsaRoots != "" {
+			if err := verifyCheckpointTimestamp(ctx, c, cp, *tsaRoots, stdout); err != nil {
+				return err
+			}
+		}
 		if *out != "" {
 			if err := os.WriteFile(*out, cp.Note, 0o644); err != nil {
 				return fmt.Errorf("ledger checkpoint: saving: %w", err)
@@ -131,6 +143,46 @@ func ledgerClient(baseURL, key string) (*audit.Client, error) {
 		return nil, err
 	}
 	return &audit.Client{BaseURL: baseURL, Verifier: v}, nil
+}
+
+// verifyCheckpointTimestamp checks that the appliance's timestamp of cp covers SHA-256 of its
+// text and chains to the given roots, and prints its time.
+func verifyCheckpointTimestamp(ctx context.Context, c *audit.Client, cp audit.SignedCheckpoint, rootsFile string, stdout io.Writer) error {
+	pem, err := os.ReadFile(rootsFile)
+	if err != nil {
+		return fmt.Errorf("ledger checkpoint: --tsa-roots: %w", err)
+	}
+	certs, err := tsa.ParseCertificatesPEM(pem)
+	if err != nil {
+		return fmt.Errorf("ledger checkpoint: --tsa-roots %s: %w", rootsFile, err)
+	}
+	roots := x509.NewCertPool()
+	for _, c := range certs {
+		roots.AddCert(c)
+	}
+	reply, err := c.Timestamp(ctx)
+	if err != nil {
+		return err
+	}
+	// The reply is for the latest checkpoint, which may have moved on since it was fetched.
+	fresh, err := c.Checkpoint(ctx)
+	if err != nil {
+		return err
+	}
+	if !verify.SameCheckpoint(fresh.Checkpoint, cp.Checkpoint) {
+		return errors.New("ledger checkpoint: the checkpoint changed while fetching its timestamp; run again")
+	}
+	token, err := tsa.TokenFromResponse(reply)
+	if err != nil {
+		return fmt.Errorf("ledger checkpoint: timestamp: %w", err)
+	}
+	digest := sha256.Sum256([]byte(cp.Text()))
+	ts, err := tsa.VerifyToken(token, digest[:], crypto.SHA256, roots, nil)
+	if err != nil {
+		return fmt.Errorf("ledger checkpoint: timestamp: %w", err)
+	}
+	fmt.Fprintf(stdout, "time   %s (RFC 3161, serial %s)\n", ts.Time.UTC().Format(time.RFC3339), ts.SerialNumber)
+	return nil
 }
 
 func printCheckpoint(w io.Writer, cp verify.Checkpoint) {

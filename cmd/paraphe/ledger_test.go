@@ -3,8 +3,16 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
+	"encoding/pem"
+	"log/slog"
+	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -17,6 +25,7 @@ import (
 
 	"github.com/paraphe/paraphe/ledger"
 	"github.com/paraphe/paraphe/ledger/event"
+	"github.com/paraphe/paraphe/tsa"
 )
 
 func ledgerFixture(t *testing.T) (*ledger.Log, string, string) {
@@ -143,3 +152,65 @@ func TestLedgerCLIAuditDetectsLies(t *testing.T) {
 }
 
 func b64(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// testTSA returns a real TSA (package tsa) with a throw-away root, and the root's PEM.
+func testTSA(t *testing.T) (*tsa.TSA, []byte) {
+	t.Helper()
+	rootKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	now := time.Now()
+	rootTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Test Root"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	rootDER, err := x509.CreateCertificate(rand.Reader, rootTmpl, rootTmpl, rootKey.Public(), rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, _ := x509.ParseCertificate(rootDER)
+	eku, _ := asn1.Marshal([]asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 7, 3, 8}})
+	tsuKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tsuTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "Test TSU", Country: []string{"FR"}, Organization: []string{"Test"}},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		ExtraExtensions: []pkix.Extension{{Id: asn1.ObjectIdentifier{2, 5, 29, 37}, Critical: true, Value: eku}},
+	}
+	tsuDER, err := x509.CreateCertificate(rand.Reader, tsuTmpl, root, tsuKey.Public(), rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tsu, _ := x509.ParseCertificate(tsuDER)
+	a, err := tsa.New(context.Background(), tsa.Options{Signer: tsuKey, Cert: tsu, Chain: []*x509.Certificate{root}, StateDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return a, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: rootDER})
+}
+
+func TestLedgerCLICheckpointTimestamp(t *testing.T) {
+	a, rootPEM := testTSA(t)
+	skey, vkey, _ := note.GenerateKey(rand.Reader, "cli.test/ledger")
+	s, _ := note.NewSigner(skey)
+	l, err := ledger.Open(context.Background(), ledger.Options{Storage: ledger.NewMemoryStorage(), Origin: "cli.test/ledger", Signer: s, VerifierKey: vkey, Timestamper: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	appendEvents(t, l, 3)
+	srv := httptest.NewServer(l.Handler())
+	defer srv.Close()
+	dir := t.TempDir()
+	roots := filepath.Join(dir, "roots.pem")
+	os.WriteFile(roots, rootPEM, 0o644)
+	out, _, err := ledgerCLI("checkpoint", "--url", srv.URL, "--key", vkey, "--tsa-roots", roots)
+	if err != nil || !strings.Contains(out, "time   ") {
+		t.Fatalf("checkpoint --tsa-roots: %v\n%s", err, out)
+	}
+	_, otherRoot := testTSA(t)
+	os.WriteFile(roots, otherRoot, 0o644)
+	if _, _, err := ledgerCLI("checkpoint", "--url", srv.URL, "--key", vkey, "--tsa-roots", roots); err == nil {
+		t.Fatal("the timestamp verified against another root")
+	}
+}
