@@ -48,7 +48,7 @@ func (s *Service) deliver(ctx context.Context, env, signer, kind, channel string
 		s.log.Warn("ceremony: delivery failed", "envelope", env, "signer", signer, "kind", kind, "channel", channel, "attempts", attempts, "err", err)
 	}
 	if werr := s.opt.DB.Update(func(txn *badger.Txn) error {
-		return setJSON(txn, fmt.Sprintf("%s%s/%020d-%s", kDelivery, env, rec.At.UnixNano(), rec.ID[:8]), rec)
+		return setJSON(txn, fmt.Sprintf("%s%s/%020d-%s", kDelivery, env, time.Now().UnixNano(), rec.ID[:8]), rec) // wall-clock order
 	}); werr != nil {
 		s.log.Error("ceremony: record delivery", "envelope", env, "err", werr)
 	}

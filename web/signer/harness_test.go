@@ -56,6 +56,9 @@ type world struct {
 	clock  *clock
 	key    string
 	dir    string
+	base   ceremony.Options
+	pki    http.Handler
+	outbox *ceremony.Outbox
 	// roots and rootCert are set by newRealWorld.
 	roots    *x509.CertPool
 	rootCert *x509.Certificate
@@ -100,25 +103,45 @@ func buildWorld(t testing.TB, real bool) *world {
 	if real {
 		engine, issuer = w.realPKI(mux, logger)
 	}
-	svc, err := ceremony.New(context.Background(), ceremony.Options{DB: db, DataDir: w.dir, Ledger: w.ledger.Ceremony(), PDF: engine,
+	w.base = ceremony.Options{DB: db, DataDir: w.dir, Ledger: w.ledger.Ceremony(), PDF: engine,
 		Issuer: issuer, Notifier: ceremony.Notifiers{Mail: mailer, Text: gw}, BaseURL: w.srv.URL, Organization: "Notaires Associés",
-		Now: w.clock.Now, Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond}, ReceiptWait: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { svc.Close() })
-	w.svc = svc
-	ah, err := api.New(api.Options{Service: svc, DB: db, Logger: logger, ReceiptWait: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux.Handle("/api/v1/", ah)
-	mux.Handle("/s/", signer.New(signer.Options{Service: svc, Logger: logger, ReceiptWait: 3 * time.Second}))
+		Now: w.clock.Now, Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond}, ReceiptWait: 3 * time.Second}
+	w.pki = mux
+	w.start()
 	w.key, _ = api.NewKey()
 	if err := api.RegisterKey(context.Background(), db, "notaires", w.key); err != nil {
 		t.Fatal(err)
 	}
 	return w
+}
+
+// start opens the ceremony service with w.base and serves it (with the PKI routes, if any).
+func (w *world) start() {
+	t := w.t
+	t.Helper()
+	svc, err := ceremony.New(context.Background(), w.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { svc.Close() })
+	w.svc = svc
+	ah, err := api.New(api.Options{Service: svc, DB: w.db, Outbox: w.outbox, Logger: w.base.Logger, ReceiptWait: 3 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/api/v1/", ah)
+	mux.Handle("/s/", signer.New(signer.Options{Service: svc, Logger: w.base.Logger, ReceiptWait: 3 * time.Second}))
+	mux.Handle("/", w.pki)
+	w.srv.Config.Handler = mux
+}
+
+// restart stops the service as a crash would leave it (its Badger state as written so far)
+// and opens a new one over the same database and documents.
+func (w *world) restart() {
+	w.t.Helper()
+	w.svc.Close()
+	w.start()
 }
 
 // realPKI runs the appliance's key ceremony, CA (mounted for CRL and OCSP) and TSA.
