@@ -97,3 +97,16 @@ func FuzzVerifyToken(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseCertificatesPEM: no input may panic; success means at least one certificate.
+func FuzzParseCertificatesPEM(f *testing.F) {
+	ts := newTestTSA(f, nil)
+	f.Add(ts.CertificatesPEM())
+	f.Add([]byte("-----BEGIN CERTIFICATE-----\nMA==\n-----END CERTIFICATE-----\n"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		certs, err := ParseCertificatesPEM(in)
+		if err == nil && len(certs) == 0 {
+			t.Fatal("no error and no certificate")
+		}
+	})
+}

@@ -43,42 +43,48 @@ func VerifyToken(token []byte, digest []byte, h crypto.Hash, roots *x509.CertPoo
 
 // VerifyTokenWith is VerifyToken with more options.
 func VerifyTokenWith(token []byte, digest []byte, h crypto.Hash, o VerifyOptions) (*timestamp.Timestamp, error) {
+	ts, _, err := verifyToken(token, digest, h, o)
+	return ts, err
+}
+
+// verifyToken is VerifyTokenWith that also returns the certificate that signed.
+func verifyToken(token []byte, digest []byte, h crypto.Hash, o VerifyOptions) (*timestamp.Timestamp, *x509.Certificate, error) {
 	if o.Roots == nil {
-		return nil, errors.New("verify token: no trust roots given")
+		return nil, nil, errors.New("verify token: no trust roots given")
 	}
 	if err := checkTokenContentType(token); err != nil {
-		return nil, fmt.Errorf("verify token: %w", err)
+		return nil, nil, fmt.Errorf("verify token: %w", err)
 	}
 	ts, err := timestamp.Parse(token)
 	if err != nil {
-		return nil, fmt.Errorf("verify token: parsing: %w", err)
+		return nil, nil, fmt.Errorf("verify token: parsing: %w", err)
 	}
 	p7, err := pkcs7.Parse(token)
 	if err != nil {
-		return nil, fmt.Errorf("verify token: parsing CMS: %w", err)
+		return nil, nil, fmt.Errorf("verify token: parsing CMS: %w", err)
 	}
 	if len(p7.Signers) != 1 {
-		return nil, fmt.Errorf("verify token: %d signers, want exactly 1", len(p7.Signers))
+		return nil, nil, fmt.Errorf("verify token: %d signers, want exactly 1", len(p7.Signers))
 	}
 	if hashForOID(p7.Signers[0].DigestAlgorithm.Algorithm) == 0 {
-		return nil, fmt.Errorf("verify token: signature digest algorithm %s is not accepted", p7.Signers[0].DigestAlgorithm.Algorithm)
+		return nil, nil, fmt.Errorf("verify token: signature digest algorithm %s is not accepted", p7.Signers[0].DigestAlgorithm.Algorithm)
 	}
 	ee := p7.GetOnlySigner()
 	if ee == nil {
 		p7.Certificates = append(p7.Certificates, o.TSUCertificates...)
 		if ee = p7.GetOnlySigner(); ee == nil {
-			return nil, errors.New("verify token: the signing certificate is neither in the token nor among the given TSU certificates")
+			return nil, nil, errors.New("verify token: the signing certificate is neither in the token nor among the given TSU certificates")
 		}
 	}
 	var ct asn1.ObjectIdentifier
 	if err := p7.UnmarshalSignedAttribute(pkcs7.OIDAttributeContentType, &ct); err != nil || !ct.Equal(oidTSTInfo) {
-		return nil, fmt.Errorf("verify token: signed contentType attribute is not id-ct-TSTInfo (%v, %v)", ct, err)
+		return nil, nil, fmt.Errorf("verify token: signed contentType attribute is not id-ct-TSTInfo (%v, %v)", ct, err)
 	}
 	if err := checkESSCertID(p7, ee); err != nil {
-		return nil, fmt.Errorf("verify token: %w", err)
+		return nil, nil, fmt.Errorf("verify token: %w", err)
 	}
 	if err := checkTimeStampingEKU(ee); err != nil {
-		return nil, fmt.Errorf("verify token: signing certificate %q: %w", ee.Subject, err)
+		return nil, nil, fmt.Errorf("verify token: signing certificate %q: %w", ee.Subject, err)
 	}
 	inter := x509.NewCertPool()
 	if o.Intermediates != nil {
@@ -94,18 +100,18 @@ func VerifyTokenWith(token []byte, digest []byte, h crypto.Hash, o VerifyOptions
 		CurrentTime:   ts.Time,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("verify token: signature or chain: %w", err)
+		return nil, nil, fmt.Errorf("verify token: signature or chain: %w", err)
 	}
 	if ts.HashAlgorithm != h || !bytes.Equal(ts.HashedMessage, digest) {
-		return nil, fmt.Errorf("verify token: it stamps a different %v imprint than the one given (%v)", ts.HashAlgorithm, h)
+		return nil, nil, fmt.Errorf("verify token: it stamps a different %v imprint than the one given (%v)", ts.HashAlgorithm, h)
 	}
 	if len(o.Policies) > 0 && !slices.ContainsFunc(o.Policies, ts.Policy.Equal) {
-		return nil, fmt.Errorf("verify token: policy %s is not accepted", ts.Policy)
+		return nil, nil, fmt.Errorf("verify token: policy %s is not accepted", ts.Policy)
 	}
 	if o.Nonce != nil && (ts.Nonce == nil || ts.Nonce.Cmp(o.Nonce) != 0) {
-		return nil, errors.New("verify token: nonce does not match the request's")
+		return nil, nil, errors.New("verify token: nonce does not match the request's")
 	}
-	return ts, nil
+	return ts, ee, nil
 }
 
 // checkTokenContentType walks ContentInfo → SignedData → encapContentInfo and requires
