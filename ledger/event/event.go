@@ -178,6 +178,11 @@ func Parse(leaf []byte) (Event, error) {
 	for k := range e.Data {
 		e.Data[k] = norm[k]
 	}
+	// One event, one encoding: refuse what Marshal would write differently (an empty
+	// "envelope" member, for instance).
+	if again, err := e.Marshal(); err != nil || !bytes.Equal(again, leaf) {
+		return Event{}, errors.New("event: leaf is not the encoding of its event (empty or superfluous members)")
+	}
 	return e, nil
 }
 

@@ -225,11 +225,28 @@ func TestParseRejects(t *testing.T) {
 		"page as float":   strings.Replace(s, `"page":3`, `"page":3.5`, 1),
 		"time not UTC ms": strings.Replace(s, `.123Z`, `.123456Z`, 1),
 		"too big":         s + strings.Repeat(" ", MaxLeafSize),
+		"empty member":    strings.Replace(s, `"id"`, `"extra_signer":"","id"`, 1),
 	}
 	for name, in := range cases {
 		if _, err := Parse([]byte(in)); err == nil {
 			t.Errorf("%s: Parse(%s) succeeded, want an error", name, in)
 		}
+	}
+}
+
+func TestParseRejectsEmptyIdentifiers(t *testing.T) {
+	leaf, err := sampleEvent(t, ApplianceStarted, true).Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	withEnv := strings.Replace(string(leaf), `"id"`, `"envelope":"","id"`, 1)
+	if _, err := Parse([]byte(withEnv)); err == nil {
+		t.Fatalf("Parse accepted an appliance event with an empty envelope member: %s", withEnv)
+	}
+	leaf, _ = sampleEvent(t, EnvelopeSent, true).Marshal()
+	withSigner := strings.Replace(string(leaf), `"type"`, `"signer":"","type"`, 1)
+	if _, err := Parse([]byte(withSigner)); err == nil {
+		t.Fatalf("Parse accepted an envelope event with an empty signer member: %s", withSigner)
 	}
 }
 
