@@ -137,7 +137,9 @@ func TestFieldValidation(t *testing.T) {
 	// One bad value refuses all.
 	e.Signers[0].Read[0] = []bool{true, true}
 	e.Signers[0].Values = map[string]string{"f1": "Lyon"}
-	refused(t, e, CodeFieldInvalid, func(e *Envelope) ([]Event, *Error) { return m.setFields(e, 0, map[string]string{"f1": "ok", "f2": "x"}) })
+	refused(t, e, CodeFieldInvalid, func(e *Envelope) ([]Event, *Error) {
+		return m.setFields(e, 0, map[string]string{"f1": "ok", "f2": "x"})
+	})
 }
 
 func consented(t *testing.T) (*machine, *Envelope) {

@@ -36,6 +36,8 @@ type Options struct {
 	MaxUpload int64
 	// ReceiptWait bounds how long a step's answer waits for its ledger receipts (default 1 s).
 	ReceiptWait time.Duration
+	// Sealer, when set, serves POST /api/v1/seal.
+	Sealer ceremony.Sealer
 }
 
 type handler struct {
@@ -68,6 +70,9 @@ func New(opt Options) (http.Handler, error) {
 	mux.HandleFunc("GET /api/v1/envelopes/{id}/documents/{doc}", h.auth(h.document))
 	mux.HandleFunc("GET /api/v1/envelopes/{id}/webhooks", h.auth(h.webhooks))
 	mux.HandleFunc("GET /api/v1/envelopes/{id}/events/{event}/receipt", h.auth(h.receipt))
+	if opt.Sealer != nil {
+		mux.HandleFunc("POST /api/v1/seal", h.auth(h.seal))
+	}
 	if opt.Outbox != nil {
 		mux.HandleFunc("GET /api/v1/outbox", h.auth(h.outbox))
 	}
@@ -466,4 +471,25 @@ func (h *handler) outbox(w http.ResponseWriter, r *http.Request, _ string) {
 		msgs = []ceremony.OutboxMessage{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"messages": msgs})
+}
+
+func (h *handler) seal(w http.ResponseWriter, r *http.Request, _ string) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/pdf" {
+		writeError(w, &ceremony.Error{Status: http.StatusUnsupportedMediaType, Code: "bad_content_type", Message: "send the PDF as application/pdf"})
+		return
+	}
+	pdf, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opt.MaxUpload))
+	if err != nil {
+		writeError(w, &ceremony.Error{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: err.Error()})
+		return
+	}
+	out, ev, err := h.opt.Service.Seal(r.Context(), pdf, h.opt.Sealer)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pdf")
+	w.Header().Set("Paraphe-Event", ev.ID)
+	w.Header().Set("Digest", "sha-256="+ceremony.Digest(out))
+	_, _ = w.Write(out)
 }

@@ -59,6 +59,7 @@ type world struct {
 	base   ceremony.Options
 	pki    http.Handler
 	outbox *ceremony.Outbox
+	sealer ceremony.Sealer
 	// roots and rootCert are set by newRealWorld.
 	roots    *x509.CertPool
 	rootCert *x509.Certificate
@@ -125,7 +126,7 @@ func (w *world) start() {
 	}
 	t.Cleanup(func() { svc.Close() })
 	w.svc = svc
-	ah, err := api.New(api.Options{Service: svc, DB: w.db, Outbox: w.outbox, Logger: w.base.Logger, ReceiptWait: 3 * time.Second})
+	ah, err := api.New(api.Options{Service: svc, DB: w.db, Outbox: w.outbox, Sealer: w.sealer, Logger: w.base.Logger, ReceiptWait: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,11 +170,22 @@ func (w *world) realPKI(mux *http.ServeMux, logger *slog.Logger) (ceremony.PDFEn
 		t.Fatalf("tsa: %v", err)
 	}
 	t.Cleanup(func() { ts.Close() })
+	w.sealer = ceremony.PAdESSealer{Signer: set.SealSigner, Chain: append([]*x509.Certificate{set.Seal}, chainAbove(set.Seal, set)...), Timestamper: ts,
+		Certs: []*x509.Certificate{set.Root}, Logger: logger}
 	w.roots = x509.NewCertPool()
 	w.roots.AddCert(set.Root)
 	w.rootCert = set.Root
 	return ceremony.PAdES{Timestamper: ts, Certs: []*x509.Certificate{set.Root}, Logger: logger},
 		ceremony.CAIssuer{CA: authority, Chain: []*x509.Certificate{set.Issuing, set.Root}}
+}
+
+// chainAbove is the chain above a certificate of the key set: the issuing CA if it signed it,
+// then the root.
+func chainAbove(c *x509.Certificate, set *keys.Set) []*x509.Certificate {
+	if c.CheckSignatureFrom(set.Issuing) == nil {
+		return []*x509.Certificate{set.Issuing, set.Root}
+	}
+	return []*x509.Certificate{set.Root}
 }
 
 // reply is a decoded JSON answer.
