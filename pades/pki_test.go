@@ -72,10 +72,24 @@ func mustCert(t testing.TB, tmpl, parent *x509.Certificate, pub crypto.PublicKey
 }
 
 func newTestPKI(t testing.TB) *testPKI {
+	return newPKI(t, true)
+}
+
+// newOfflinePKI is newTestPKI without a running revocation server (for fuzz seeds).
+func newOfflinePKI(t testing.TB) *testPKI {
+	return newPKI(t, false)
+}
+
+func newPKI(t testing.TB, online bool) *testPKI {
 	t.Helper()
 	p := &testPKI{t: t, revoked: map[string]bool{}}
-	p.srv = httptest.NewServer(http.HandlerFunc(p.serve))
-	t.Cleanup(p.srv.Close)
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(p.serve))
+	if online {
+		p.srv.Start()
+		t.Cleanup(p.srv.Close)
+	} else {
+		p.srv.URL = "http://127.0.0.1:9"
+	}
 	now := time.Now()
 	rk := newKey(t)
 	p.rootKey = rk
