@@ -77,20 +77,29 @@ func (l *Log) serveTimestamp(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "this checkpoint has no timestamp", http.StatusNotFound)
 		return
 	}
+	reply, err := timestampReply(cp.Token)
+	if err != nil {
+		l.serveError(w, r, "timestamp", err)
+		return
+	}
 	w.Header().Set("Content-Type", "application/timestamp-reply")
 	w.Header().Set("Cache-Control", "no-store")
-	w.Write(timestampReply(cp.Token))
+	w.Write(reply)
 }
 
 // timestampReply wraps a TimeStampToken in a granted TimeStampResp (RFC 3161 §2.4.2), the
 // format of a .tsr file.
-func timestampReply(token []byte) []byte {
+func timestampReply(token []byte) ([]byte, error) {
 	var b cryptobyte.Builder
 	b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) { b.AddASN1Int64(0) })
 		b.AddBytes(token)
 	})
-	return b.BytesOrPanic()
+	reply, err := b.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("encoding the timestamp reply: %w", err)
+	}
+	return reply, nil
 }
 
 func (l *Log) serveKey(w http.ResponseWriter, r *http.Request) {
