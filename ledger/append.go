@@ -45,6 +45,7 @@ type Receipt struct {
 // waiter tracks one appended leaf until its receipt is ready. Its fields are guarded by Log.mu
 // until ready is closed, and read-only after.
 type waiter struct {
+	start    time.Time // when Append was called
 	hash     []byte
 	index    uint64
 	resolved bool
@@ -89,7 +90,7 @@ func (l *Log) Append(ctx context.Context, e Event) (Pending, error) {
 		return Pending{}, fmt.Errorf("ledger: append: %w", err)
 	}
 	hash := verify.LeafHash(leaf)
-	w := l.register(hash)
+	w := l.register(hash, start)
 	req := &appendReq{w: w, leaf: leaf, hash: hash, done: make(chan struct{}), start: start}
 	fail := func(err error) (Pending, error) {
 		l.unregister(w)
@@ -159,8 +160,8 @@ func (p Pending) Wait(ctx context.Context) (Receipt, error) {
 }
 
 // register records a waiter for a leaf about to be queued.
-func (l *Log) register(hash []byte) *waiter {
-	w := &waiter{hash: hash, ready: make(chan struct{})}
+func (l *Log) register(hash []byte, start time.Time) *waiter {
+	w := &waiter{start: start, hash: hash, ready: make(chan struct{})}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.unresolved[string(hash)] = append(l.unresolved[string(hash)], w)

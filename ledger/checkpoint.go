@@ -85,6 +85,7 @@ func (l *Log) publish(ctx context.Context) error {
 	for _, w := range l.resolved {
 		if w.index < cp.Size {
 			w.cp = cp
+			l.metrics.receiptSeconds.Observe(time.Since(w.start).Seconds())
 			close(w.ready)
 			continue
 		}

@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"github.com/google/trillian"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/google/trillian/storage"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -274,6 +276,8 @@ func TestGroupCommit(t *testing.T) {
 	st.Log = cs
 	o := testOptions(t, st, k)
 	o.GroupCommitWindow = 20 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	o.Registerer = reg
 	l := openLog(t, o)
 	ctx := context.Background()
 	const n = 64
@@ -318,6 +322,15 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatalf("%d Append calls made %d storage writes: no group commit", n, writes)
 	}
 	t.Logf("%d concurrent appends, %d storage writes", n, writes)
+	if got := testutil.ToFloat64(l.metrics.queueWrites); got != float64(writes) {
+		t.Fatalf("metric paraphe_ledger_queue_writes_total = %v, storage saw %d writes", got, writes)
+	}
+	if got := testutil.ToFloat64(l.metrics.appends.WithLabelValues("ok")); got != n {
+		t.Fatalf("metric paraphe_ledger_appends_total{result=ok} = %v, want %d", got, n)
+	}
+	if _, err := reg.Gather(); err != nil {
+		t.Fatal(err)
+	}
 	seen := make(map[uint64]bool)
 	for p := range pend {
 		r, err := p.Wait(ctx)

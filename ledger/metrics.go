@@ -10,6 +10,7 @@ import (
 type metrics struct {
 	appends        *prometheus.CounterVec
 	appendSeconds  prometheus.Histogram
+	receiptSeconds prometheus.Histogram
 	queueWrites    prometheus.Counter
 	queueBatch     prometheus.Histogram
 	sequenced      prometheus.Counter
@@ -28,6 +29,10 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 		appendSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "paraphe_ledger_append_seconds", Help: "Time from Append to the durable queueing of its leaf.",
 			Buckets: prometheus.ExponentialBuckets(0.0001, 2, 16),
+		}),
+		receiptSeconds: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "paraphe_ledger_receipt_seconds", Help: "Time from Append to a published checkpoint covering its leaf (receipt ready).",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16),
 		}),
 		queueWrites: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "paraphe_ledger_queue_writes_total", Help: "Durable queue writes (QueueLeaves calls), each shared by a group of Append calls.",
@@ -59,7 +64,7 @@ func newMetrics(r prometheus.Registerer) (*metrics, error) {
 	if r == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.appends, m.appendSeconds, m.queueWrites, m.queueBatch, m.sequenced,
+	for _, c := range []prometheus.Collector{m.appends, m.appendSeconds, m.receiptSeconds, m.queueWrites, m.queueBatch, m.sequenced,
 		m.passSeconds, m.treeSize, m.checkpointSize, m.checkpoints, m.errors} {
 		if err := r.Register(c); err != nil {
 			return nil, fmt.Errorf("ledger: registering metrics: %w", err)

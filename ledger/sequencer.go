@@ -148,6 +148,7 @@ func (l *Log) resolveWaiter(w *waiter, index uint64) {
 	w.index, w.resolved = index, true
 	if index < l.latest.Size {
 		w.cp = l.latest
+		l.metrics.receiptSeconds.Observe(time.Since(w.start).Seconds())
 		close(w.ready)
 		return
 	}
