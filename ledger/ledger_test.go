@@ -18,9 +18,9 @@ import (
 	"time"
 
 	"github.com/google/trillian"
+	"github.com/google/trillian/storage"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"github.com/google/trillian/storage"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
