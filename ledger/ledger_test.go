@@ -26,6 +26,7 @@ import (
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/paraphe/paraphe/ledger/event"
+	"github.com/paraphe/paraphe/ledger/verify"
 )
 
 const testOrigin = "paraphe.test/ledger"
@@ -590,5 +591,40 @@ func TestNoCheckpointWithoutTimestamp(t *testing.T) {
 	if l, err := Open(context.Background(), o); err == nil {
 		l.Close()
 		t.Fatal("Open published a first checkpoint without a timestamp")
+	}
+}
+
+// TestReceiptVerifies checks receipts with the pure verifier that evidence bundles use.
+func TestReceiptVerifies(t *testing.T) {
+	k := newKeys(t)
+	l := openLog(t, testOptions(t, NewMemoryStorage(), k))
+	ctx := context.Background()
+	v, err := verify.NewVerifier(k.vkey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pend []Pending
+	var leaves [][]byte
+	for i := 0; i < 9; i++ {
+		e := pageRead(t, i+1)
+		leaf, _ := e.Marshal()
+		leaves = append(leaves, leaf)
+		p, err := l.Append(ctx, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pend = append(pend, p)
+	}
+	for i, p := range pend {
+		r, err := p.Wait(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := verify.Receipt(v, testOrigin, leaves[i], r.Index, r.Proof, r.Checkpoint); err != nil {
+			t.Fatalf("receipt %d: %v", i, err)
+		}
+		if _, err := verify.Receipt(v, testOrigin, leaves[(i+1)%9], r.Index, r.Proof, r.Checkpoint); err == nil {
+			t.Fatalf("receipt %d verified for another leaf", i)
+		}
 	}
 }
