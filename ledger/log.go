@@ -83,11 +83,10 @@ type Options struct {
 
 // Log is a running ledger. Its methods are safe for concurrent use.
 type Log struct {
-	opts     Options
-	logger   *slog.Logger
-	metrics  *metrics
-	clock    *monoClock
-	verifier note.Verifier
+	opts    Options
+	logger  *slog.Logger
+	metrics *metrics
+	clock   *monoClock
 
 	tree      *trillian.Tree
 	logServer *server.TrillianLogRPCServer
@@ -157,7 +156,6 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		logger:     logger.With("component", "ledger"),
 		metrics:    m,
 		clock:      &monoClock{now: o.Now},
-		verifier:   v,
 		commitCh:   make(chan *appendReq, 4096),
 		wake:       make(chan struct{}, 1),
 		unresolved: make(map[string][]*waiter),
