@@ -266,6 +266,12 @@ var errCMS = errors.New("malformed CMS")
 // parseSignedData parses a DER ContentInfo holding SignedData. Trailing zero bytes (the
 // /Contents padding) are allowed.
 func parseSignedData(der []byte) (*signedData, error) {
+	return parseSignedDataCerts(der, true)
+}
+
+// parseSignedDataCerts is parseSignedData that skips parsing the certificates when
+// parseCerts is false.
+func parseSignedDataCerts(der []byte, parseCerts bool) (*signedData, error) {
 	in := cryptobyte.String(der)
 	var ci, content, sd cryptobyte.String
 	var ctype encasn1.ObjectIdentifier
@@ -310,7 +316,7 @@ func parseSignedData(der []byte) (*signedData, error) {
 		if !certs.ReadAnyASN1Element(&c, &tag) {
 			return nil, fmt.Errorf("%w: bad certificate entry", errCMS)
 		}
-		if tag != asn1.SEQUENCE {
+		if tag != asn1.SEQUENCE || !parseCerts {
 			continue // other certificate formats are ignored
 		}
 		cert, err := x509.ParseCertificate(c)

@@ -295,7 +295,7 @@ func pdfDate(t time.Time) string {
 
 // checkToken parses a TimeStampToken and checks that it timestamps digest.
 func checkToken(token, digest []byte) error {
-	sd, err := parseSignedData(token)
+	sd, err := parseSignedDataCerts(token, false)
 	if err != nil {
 		return err
 	}
