@@ -170,7 +170,8 @@ func TestCrashSafety(t *testing.T) {
 	}
 	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
 	acked := map[string]string{} // leaf hash → id
-	var saved [][]byte           // checkpoints published before a kill
+	var saved [][]byte           // checkpoints the child saw published before a kill
+	var checkedThrough uint64    // stored checkpoints up to this size were checked already
 	for round := 0; round < rounds; round++ {
 		lines := runChild(t, dir, skey, vkey, rng)
 		newAcks := 0
@@ -188,7 +189,7 @@ func TestCrashSafety(t *testing.T) {
 				saved = append(saved, n)
 			}
 		}
-		checkAfterCrash(t, dir, vkey, skey, acked, saved)
+		checkedThrough = checkAfterCrash(t, dir, vkey, skey, acked, saved, checkedThrough)
 		t.Logf("round %d: %d events acknowledged before the kill (%d in all), %d checkpoints seen", round, newAcks, len(acked), len(saved))
 	}
 	if len(acked) == 0 {
@@ -198,8 +199,10 @@ func TestCrashSafety(t *testing.T) {
 
 // checkAfterCrash reopens the ledger and checks, through its HTTP API and independent
 // verification, that every acknowledged event is in the tree and that the tree is consistent
-// with every checkpoint published before the kills.
-func checkAfterCrash(t *testing.T, dir, vkey, skey string, acked map[string]string, saved [][]byte) {
+// with every checkpoint published before the kills: those the child printed, and every
+// checkpoint in the stored history above size checkedThrough (those below were checked in
+// earlier rounds against a tree that this one extends). It returns the size checked through.
+func checkAfterCrash(t *testing.T, dir, vkey, skey string, acked map[string]string, saved [][]byte, checkedThrough uint64) uint64 {
 	t.Helper()
 	ctx := context.Background()
 	signer, _ := note.NewSigner(skey)
@@ -263,7 +266,17 @@ func checkAfterCrash(t *testing.T, dir, vkey, skey string, acked map[string]stri
 			t.Fatalf("event %s (leaf %s) was acknowledged before the kill but is not in the tree of size %d", id, h, size)
 		}
 	}
-	for _, n := range saved {
+	hist, err := l.CheckpointHistory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var fresh [][]byte
+	for _, h := range hist {
+		if h.Size > checkedThrough {
+			fresh = append(fresh, h.Note)
+		}
+	}
+	for _, n := range append(saved, fresh...) {
 		oldSize, oldRoot := openNote(t, vkey, n)
 		var cp struct {
 			Hashes [][]byte `json:"hashes"`
@@ -276,4 +289,5 @@ func checkAfterCrash(t *testing.T, dir, vkey, skey string, acked map[string]stri
 			t.Fatalf("the tree of size %d is not consistent with checkpoint %d published before a kill: %v", size, oldSize, err)
 		}
 	}
+	return size
 }
