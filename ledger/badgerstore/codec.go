@@ -114,6 +114,10 @@ func (d *decoder) bytes() []byte {
 		d.err = errTruncated
 		return nil
 	}
+	if k != len(binary.AppendUvarint(nil, n)) {
+		d.err = errors.New("non-minimal length prefix")
+		return nil
+	}
 	if n > maxFieldLen || n > uint64(len(d.b)-k) {
 		d.err = fmt.Errorf("field length %d exceeds the %d remaining bytes", n, len(d.b)-k)
 		return nil

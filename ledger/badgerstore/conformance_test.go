@@ -91,7 +91,6 @@ func TestLogIntegration(t *testing.T) {
 // tile format and FIFO order inside a queued batch.
 func TestGoldenTiles(t *testing.T) {
 	dir := trillianModuleDir(t)
-	log.InitMetrics(nil)
 	for _, size := range []int{96, 871, 1000, 1024} {
 		name := fmt.Sprintf("dump_tree_output_%d", size)
 		t.Run(name, func(t *testing.T) {

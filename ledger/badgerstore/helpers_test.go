@@ -1,7 +1,10 @@
 package badgerstore
 
 import (
+	"os"
+
 	"context"
+	"github.com/google/trillian/log"
 	"io"
 	"log/slog"
 	"testing"
@@ -71,4 +74,9 @@ type badgerTxn = badger.Txn
 
 func badgerIteratorOptions(prefix []byte) badger.IteratorOptions {
 	return badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64}
+}
+
+func TestMain(m *testing.M) {
+	log.InitMetrics(nil) // Trillian's sequencer needs its metrics before IntegrateBatch
+	os.Exit(m.Run())
 }
