@@ -60,6 +60,8 @@ type world struct {
 	pki    http.Handler
 	outbox *ceremony.Outbox
 	sealer ceremony.Sealer
+	// receiptWait is how long answers wait for receipts (3 s in tests).
+	receiptWait time.Duration
 	// roots and rootCert are set by newRealWorld.
 	roots    *x509.CertPool
 	rootCert *x509.Certificate
@@ -69,7 +71,7 @@ func newWorld(t testing.TB) *world { return buildWorld(t, false) }
 
 // newRealWorld is newWorld with the appliance's real CA (ca, ca/keys), TSA (tsa) and PAdES
 // engine (pades) instead of the test CA and PDF engine.
-func newRealWorld(t *testing.T) *world { return buildWorld(t, true) }
+func newRealWorld(t testing.TB) *world { return buildWorld(t, true) }
 
 func buildWorld(t testing.TB, real bool) *world {
 	t.Helper()
@@ -108,6 +110,7 @@ func buildWorld(t testing.TB, real bool) *world {
 		Issuer: issuer, Notifier: ceremony.Notifiers{Mail: mailer, Text: gw}, BaseURL: w.srv.URL, Organization: "Notaires Associés",
 		Now: w.clock.Now, Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond}, ReceiptWait: 3 * time.Second}
 	w.pki = mux
+	w.receiptWait = 3 * time.Second
 	w.start()
 	w.key, _ = api.NewKey()
 	if err := api.RegisterKey(context.Background(), db, "notaires", w.key); err != nil {
@@ -126,13 +129,13 @@ func (w *world) start() {
 	}
 	t.Cleanup(func() { svc.Close() })
 	w.svc = svc
-	ah, err := api.New(api.Options{Service: svc, DB: w.db, Outbox: w.outbox, Sealer: w.sealer, Logger: w.base.Logger, ReceiptWait: 3 * time.Second})
+	ah, err := api.New(api.Options{Service: svc, DB: w.db, Outbox: w.outbox, Sealer: w.sealer, Logger: w.base.Logger, ReceiptWait: w.receiptWait})
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/api/v1/", ah)
-	mux.Handle("/s/", signer.New(signer.Options{Service: svc, Logger: w.base.Logger, ReceiptWait: 3 * time.Second}))
+	mux.Handle("/s/", signer.New(signer.Options{Service: svc, Logger: w.base.Logger, ReceiptWait: w.receiptWait}))
 	mux.Handle("/", w.pki)
 	w.srv.Config.Handler = mux
 }
