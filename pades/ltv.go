@@ -22,7 +22,9 @@ type RevocationSource interface {
 }
 
 // HTTPRevocation fetches CRLs from the certificate's CRL distribution points and OCSP
-// responses from its OCSP servers. It succeeds when at least one of them answers.
+// responses from its OCSP servers. It succeeds when at least one of them answers, and returns
+// nothing (and no error) for a certificate that names no location, such as a CA certificate
+// under a root that publishes no CRL.
 type HTTPRevocation struct {
 	Client *http.Client // http.DefaultClient if nil; the context bounds each request
 }
@@ -63,10 +65,7 @@ func (h HTTPRevocation) Revocation(ctx context.Context, cert, issuer *x509.Certi
 			errs = append(errs, fmt.Errorf("OCSP %s: %w", u, err))
 		}
 	}
-	if len(crls)+len(ocsps) == 0 {
-		if len(errs) == 0 {
-			return nil, nil, fmt.Errorf("certificate %s names no CRL or OCSP location", cert.Subject)
-		}
+	if len(crls)+len(ocsps) == 0 && len(errs) > 0 {
 		return nil, nil, errors.Join(errs...)
 	}
 	return crls, ocsps, nil

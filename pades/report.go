@@ -111,8 +111,12 @@ func (r *Report) WriteText(w io.Writer, name string) {
 			cover = "the whole document"
 		}
 		fmt.Fprintf(w, "     covers %s: ByteRange %v\n", cover, s.ByteRange)
-		fmt.Fprintf(w, "     digest %s, signature %s, signing certificate bound %s, chain %s\n",
-			yes(s.DigestValid), yes(s.SignatureValid), yes(s.SigningCertificateBound), yes(s.ChainTrusted))
+		if s.Kind == "document-timestamp" {
+			fmt.Fprintf(w, "     digest %s, token signature %s, TSA chain %s\n", yes(s.DigestValid), yes(s.SignatureValid), yes(s.ChainTrusted))
+		} else {
+			fmt.Fprintf(w, "     digest %s, signature %s, signing certificate bound %s, chain %s\n",
+				yes(s.DigestValid), yes(s.SignatureValid), yes(s.SigningCertificateBound), yes(s.ChainTrusted))
+		}
 		if len(s.Chain) > 0 {
 			fmt.Fprintf(w, "     chain: %s\n", strings.Join(s.Chain, " <- "))
 		}
