@@ -23,7 +23,7 @@ measure() {
   fi
   local tck; tck=$(getconf CLK_TCK)
   local pid=""
-  trap '[ -n "$pid" ] && kill "$pid" 2>/dev/null; true' EXIT
+  trap '[ -n "${pid:-}" ] && kill "$pid" 2>/dev/null; true' EXIT
   cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
   wait_port() { for _ in $(seq 200); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
 
