@@ -122,9 +122,10 @@ func newPKI(t testing.TB, online bool) *testPKI {
 }
 
 // issue returns a fresh signer key and its chain (leaf, issuing CA). The leaf names the CRL
-// but no OCSP responder: poppler 22.12 (pdfsig) fails every signature after the first when it
-// must fetch OCSP for each (it falls back from GET to POST and then reports "Unknown issue"),
-// so OCSP is exercised through issueWithOCSP and the DSS instead.
+// but no OCSP responder: NSS (pdfsig) rejects this fixture's OCSP replies for every
+// certificate after the first in a document (GET, then POST, then "Unknown issue"), while it
+// accepts the appliance CA's (TestWithApplianceCAAndTSA). OCSP reaches the DSS through
+// Revocation below.
 func (p *testPKI) issue(t testing.TB, name string) (crypto.Signer, []*x509.Certificate) {
 	return p.issueCert(t, name, nil)
 }
