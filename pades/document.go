@@ -19,7 +19,7 @@ var (
 	ErrLimit     = errors.New("PDF exceeds a processing limit")
 )
 
-// Limits bound the work done on one PDF. The zero value means DefaultLimits.
+// Limits bound the work done on one PDF. Zero fields take their value from DefaultLimits.
 type Limits struct {
 	MaxStreamBytes int64 // decoded size of one stream
 	MaxTotalBytes  int64 // decoded size of all streams inspected together
@@ -29,18 +29,20 @@ type Limits struct {
 	MaxRevisions   int
 }
 
-// DefaultLimits are generous for real documents and small enough to refuse bombs.
-var DefaultLimits = Limits{
-	MaxStreamBytes: 64 << 20,
-	MaxTotalBytes:  512 << 20,
-	MaxObjects:     2_000_000,
-	MaxPages:       10_000,
-	MaxFields:      2_000,
-	MaxRevisions:   1_000,
+// DefaultLimits returns limits generous for real documents and small enough to refuse bombs.
+func DefaultLimits() Limits {
+	return Limits{
+		MaxStreamBytes: 64 << 20,
+		MaxTotalBytes:  512 << 20,
+		MaxObjects:     2_000_000,
+		MaxPages:       10_000,
+		MaxFields:      2_000,
+		MaxRevisions:   1_000,
+	}
 }
 
 func (l Limits) orDefault() Limits {
-	d := DefaultLimits
+	d := DefaultLimits()
 	if l.MaxStreamBytes > 0 {
 		d.MaxStreamBytes = l.MaxStreamBytes
 	}

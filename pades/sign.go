@@ -35,7 +35,7 @@ type SignOptions struct {
 	Appearance Appearance
 	// ReservedSize is the number of bytes reserved for the CMS (DefaultReservedSize if zero).
 	ReservedSize int
-	// Limits bound the parsing of the input (DefaultLimits if zero).
+	// Limits bound the parsing of the input (DefaultLimits() if zero).
 	Limits Limits
 	// Logger receives one record per signature (slog.Default() if nil).
 	Logger *slog.Logger
