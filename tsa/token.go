@@ -23,26 +23,25 @@ import (
 
 // Object identifiers of the CMS and ESS structures a token is made of.
 var (
-	oidSignedData           = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
-	oidTSTInfo              = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
-	oidAttrContentType      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
-	oidAttrMessageDigest    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
-	oidAttrSigningCertV2    = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
-	oidAttrSigningCert      = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 12}
-	oidECDSAWithSHA256      = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
-	oidECDSAWithSHA384      = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
-	oidECDSAWithSHA512      = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
-	oidSHA256WithRSA        = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
-	oidExtKeyUsage          = asn1.ObjectIdentifier{2, 5, 29, 37}
-	oidPrivateKeyUsePeriod  = asn1.ObjectIdentifier{2, 5, 29, 16}
-	cmsSignedDataVersion    = int64(3) // RFC 5652 §5.1: eContentType other than id-data
-	signerInfoVersion       = int64(1) // sid is issuerAndSerialNumber
-	tstInfoVersion          = int64(1)
-	essCertIDv2DefaultHash  = crypto.SHA256
-	minRSABits              = 2048
-	maxGeneralizedTimeYear  = 9999
-	minGeneralizedTimeYear  = 1
-	tokenSizeWithoutCertsEx = 1024
+	oidSignedData          = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 7, 2}
+	oidTSTInfo             = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 1, 4}
+	oidAttrContentType     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 3}
+	oidAttrMessageDigest   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 4}
+	oidAttrSigningCertV2   = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 47}
+	oidAttrSigningCert     = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 9, 16, 2, 12}
+	oidECDSAWithSHA256     = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 2}
+	oidECDSAWithSHA384     = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 3}
+	oidECDSAWithSHA512     = asn1.ObjectIdentifier{1, 2, 840, 10045, 4, 3, 4}
+	oidSHA256WithRSA       = asn1.ObjectIdentifier{1, 2, 840, 113549, 1, 1, 11}
+	oidExtKeyUsage         = asn1.ObjectIdentifier{2, 5, 29, 37}
+	oidPrivateKeyUsePeriod = asn1.ObjectIdentifier{2, 5, 29, 16}
+)
+
+const (
+	cmsSignedDataVersion = 3 // RFC 5652 §5.1: eContentType other than id-data
+	signerInfoVersion    = 1 // sid is issuerAndSerialNumber
+	tstInfoVersion       = 1
+	minRSABits           = 2048
 )
 
 // tokenEncoder holds everything of a token that does not change between tokens, encoded once.
@@ -390,7 +389,7 @@ func addUnsignedInteger(b *cryptobyte.Builder, v []byte) {
 // fraction present only when non-zero and without trailing zeros (X.690 §11.7).
 func addGeneralizedTime(b *cryptobyte.Builder, t time.Time) {
 	t = t.UTC()
-	if y := t.Year(); y < minGeneralizedTimeYear || y > maxGeneralizedTimeYear {
+	if y := t.Year(); y < 1 || y > 9999 {
 		b.SetError(fmt.Errorf("genTime year %d is out of range", y))
 		return
 	}

@@ -116,6 +116,9 @@ func New(ctx context.Context, o Options) (*TSA, error) {
 	if err := checkTSUCertificate(o.Cert, o.Chain); err != nil {
 		return nil, fmt.Errorf("tsa: %w", err)
 	}
+	if len(o.Cert.Subject.Country) == 0 || len(o.Cert.Subject.Organization) == 0 {
+		logger.Warn("TSU certificate subject lacks countryName or organizationName (ETSI EN 319 422 §6.2)")
+	}
 	if o.Policy == nil {
 		o.Policy = PolicyBTSP
 	}
@@ -279,11 +282,11 @@ func (t *TSA) logRefusal(ctx context.Context, fail *RefusedError) {
 func (t *TSA) Status() Status {
 	cs := t.clock.State()
 	s := Status{Ready: cs.Trusted, Clock: cs, KeyUsableUntil: t.enc.notAfter}
-	now := time.Now()
-	switch {
-	case !cs.Trusted:
+	if !cs.Trusted {
 		s.Reason = "clock not trusted (" + cs.Cause + "): " + cs.Reason
-	case now.Before(t.enc.notBefore) || now.After(t.enc.notAfter):
+		return s
+	}
+	if now, err := t.clock.Now(); err == nil && (now.Before(t.enc.notBefore) || now.After(t.enc.notAfter)) {
 		s.Ready = false
 		s.Reason = fmt.Sprintf("TSU key usable only from %s to %s", t.enc.notBefore.UTC().Format(time.RFC3339), t.enc.notAfter.UTC().Format(time.RFC3339))
 	}

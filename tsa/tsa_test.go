@@ -9,9 +9,11 @@ import (
 	"crypto/sha256"
 	"crypto/sha512"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/asn1"
 	"errors"
 	"math/big"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,5 +141,85 @@ func TestNewRejectsBadConfiguration(t *testing.T) {
 				t.Fatal("New accepted it")
 			}
 		})
+	}
+}
+
+// issueTSU signs a TSU certificate for key under the fixture root with the given extensions.
+func issueTSU(t *testing.T, f *fixture, key crypto.Signer, exts ...pkix.Extension) *x509.Certificate {
+	t.Helper()
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:    big.NewInt(now.UnixNano()),
+		Subject:         pkix.Name{Country: []string{"FR"}, Organization: []string{"Paraphe Test"}, CommonName: "TSU variant"},
+		NotBefore:       now.Add(-time.Hour),
+		NotAfter:        now.Add(time.Hour),
+		KeyUsage:        x509.KeyUsageDigitalSignature,
+		ExtraExtensions: exts,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, f.root, key.Public(), f.rootKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func ekuExtension(t *testing.T, critical bool, oids ...asn1.ObjectIdentifier) pkix.Extension {
+	v, err := asn1.Marshal(oids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkix.Extension{Id: oidExtKeyUsage, Critical: critical, Value: v}
+}
+
+var oidTimeStamping = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 8}
+
+func TestTSUCertificateRules(t *testing.T) {
+	f := testFixture(t)
+	for name, ext := range map[string]pkix.Extension{
+		"EKU not critical":  ekuExtension(t, false, oidTimeStamping),
+		"EKU not alone":     ekuExtension(t, true, oidTimeStamping, asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 4}),
+		"EKU not timestamp": ekuExtension(t, true, asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 3, 4}),
+	} {
+		t.Run(name, func(t *testing.T) {
+			cert := issueTSU(t, f, f.tsuKey, ext)
+			if ts, err := New(context.Background(), Options{Signer: f.tsuKey, Cert: cert, StateDir: t.TempDir(), Logger: quietLogger()}); err == nil {
+				ts.Close()
+				t.Fatal("New accepted the certificate")
+			}
+		})
+	}
+}
+
+// TestPrivateKeyUsagePeriod: past the privateKeyUsagePeriod's notAfter the TSU key no longer
+// signs, although the certificate is still valid.
+func TestPrivateKeyUsagePeriod(t *testing.T) {
+	f := testFixture(t)
+	period, err := asn1.Marshal(struct {
+		NotAfter time.Time `asn1:"optional,tag:1,generalized"`
+	}{time.Now().Add(10 * time.Minute).UTC().Truncate(time.Second)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := issueTSU(t, f, f.tsuKey, ekuExtension(t, true, oidTimeStamping), pkix.Extension{Id: oidPrivateKeyUsePeriod, Value: period})
+	clock := &fakeClock{now: time.Now()}
+	ts, err := New(context.Background(), Options{Signer: f.tsuKey, Cert: cert, StateDir: t.TempDir(), Logger: quietLogger(), Clock: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ts.Close()
+	req := makeRequest(t, crypto.SHA256, make([]byte, 32), nil, true, nil)
+	if got := failInfoOf(t, ts.Respond(context.Background(), req)); got != -1 {
+		t.Fatalf("within the usage period: failInfo %v", got)
+	}
+	clock.set(time.Now().Add(20*time.Minute), nil)
+	if got := failInfoOf(t, ts.Respond(context.Background(), req)); got != SystemFailure {
+		t.Fatalf("after the usage period: failInfo %v, want systemFailure", got)
+	}
+	if st := ts.Status(); st.Ready || !strings.Contains(st.Reason, "TSU key usable only") {
+		t.Fatalf("status %+v", st)
 	}
 }
