@@ -3,15 +3,19 @@ package ceremonytest
 import (
 	"context"
 	"crypto/rand"
+	"log/slog"
 	"testing"
 
+	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ledger"
+	"github.com/paraphe/paraphe/ledger/badgerstore"
 )
 
-// Ledger is a real ledger (Trillian over in-memory storage) for tests.
+// Ledger is a real ledger for tests: Trillian over the appliance's Badger storage
+// (ledger/badgerstore) on an in-memory Badger database.
 type Ledger struct {
 	Log         *ledger.Log
 	VerifierKey string
@@ -30,7 +34,13 @@ func NewLedger(t testing.TB) *Ledger {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, err := ledger.Open(context.Background(), ledger.Options{Storage: ledger.NewMemoryStorage(), Origin: origin, Signer: signer, VerifierKey: vkey})
+	db, err := badger.Open(badger.DefaultOptions("").WithInMemory(true).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	store := badgerstore.New(db, badgerstore.Options{Logger: slog.New(slog.DiscardHandler)})
+	l, err := ledger.Open(context.Background(), ledger.Options{Storage: ledger.NewBadgerStorage(store), Origin: origin, Signer: signer, VerifierKey: vkey})
 	if err != nil {
 		t.Fatalf("open ledger: %v", err)
 	}
