@@ -3,6 +3,7 @@ package ceremony
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -21,9 +22,9 @@ type DeliveryRecord struct {
 	Error    string    `json:"error,omitempty"`
 }
 
-// deliver sends with retries and records the outcome. Errors are logged without the message
-// (which may hold a link or a code).
-func (s *Service) deliver(ctx context.Context, env, signer, kind, channel string, send func(context.Context) error) error {
+// deliver sends with retries and records the outcome. The log never holds the message (a link
+// or a code) nor the recipient: the recipient is masked in the error before it is logged.
+func (s *Service) deliver(ctx context.Context, env, signer, kind, channel, recipient string, send func(context.Context) error) error {
 	var err error
 	attempts := 0
 	for i := 0; i <= len(s.opt.RetryDelays); i++ {
@@ -45,7 +46,11 @@ func (s *Service) deliver(ctx context.Context, env, signer, kind, channel string
 	rec := DeliveryRecord{ID: randomID(), Signer: signer, Kind: kind, Channel: channel, At: s.now().UTC(), Attempts: attempts, OK: err == nil}
 	if err != nil {
 		rec.Error = err.Error()
-		s.log.Warn("ceremony: delivery failed", "envelope", env, "signer", signer, "kind", kind, "channel", channel, "attempts", attempts, "err", err)
+		msg := err.Error()
+		if recipient != "" {
+			msg = strings.ReplaceAll(msg, recipient, "<recipient>")
+		}
+		s.log.Warn("ceremony: delivery failed", "envelope", env, "signer", signer, "kind", kind, "channel", channel, "attempts", attempts, "err", msg)
 	}
 	if werr := s.opt.DB.Update(func(txn *badger.Txn) error {
 		return setJSON(txn, fmt.Sprintf("%s%s/%020d-%s", kDelivery, env, time.Now().UnixNano(), rec.ID[:8]), rec) // wall-clock order
@@ -137,7 +142,7 @@ func (s *Service) notifyLink(ctx context.Context, id, signerID, kind string) ([]
 		drop()
 		return nil, fmt.Errorf("ceremony: %w", err)
 	}
-	err = s.deliver(ctx, id, signerID, kind, "email", func(ctx context.Context) error {
+	err = s.deliver(ctx, id, signerID, kind, "email", sg.Email, func(ctx context.Context) error {
 		return s.opt.Notifier.SendEmail(ctx, Email{To: sg.Email, ToName: sg.Name, Subject: subject, Text: text, HTML: html})
 	})
 	if err != nil {
@@ -180,7 +185,7 @@ func (s *Service) sendCompleted(ctx context.Context, e *Envelope) {
 			s.log.Error("ceremony: completion email", "envelope", e.ID, "err", err)
 			return
 		}
-		_ = s.deliver(ctx, e.ID, sg.ID, "completed", "email", func(ctx context.Context) error {
+		_ = s.deliver(ctx, e.ID, sg.ID, "completed", "email", sg.Email, func(ctx context.Context) error {
 			return s.opt.Notifier.SendEmail(ctx, Email{To: sg.Email, ToName: sg.Name, Subject: subject, Text: text, HTML: html, Attachments: atts})
 		})
 	}

@@ -345,7 +345,7 @@ func (s *Service) SendCode(ctx context.Context, ref *SignerRef) ([]Event, error)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.deliver(ctx, e.ID, sg.ID, "code", "sms", func(ctx context.Context) error {
+	if err := s.deliver(ctx, e.ID, sg.ID, "code", "sms", sg.Phone, func(ctx context.Context) error {
 		return s.opt.Notifier.SendSMS(ctx, SMS{To: sg.Phone, Text: text})
 	}); err != nil {
 		return nil, err
