@@ -38,7 +38,8 @@ type Options struct {
 	Secure bool
 	// ReceiptWait bounds how long a step's answer waits for its receipts (default 1 s).
 	ReceiptWait time.Duration
-	// Page, when set, serves the browser page at GET /s/ after the link exchange (issue 7).
+	// Page, when set, serves the browser pages (package web/signerui): GET /s/ after the link
+	// exchange, and their static files under GET /s/assets/.
 	Page http.Handler
 }
 
@@ -69,6 +70,7 @@ func New(opt Options) http.Handler {
 	mux.HandleFunc("GET /s/api/receipts/{event}", h.session(h.receipt))
 	if opt.Page != nil {
 		mux.Handle("GET /s/{$}", opt.Page)
+		mux.Handle("GET /s/assets/", opt.Page)
 	}
 	mux.HandleFunc("/s/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &ceremony.Error{Status: http.StatusNotFound, Code: "not_found", Message: "no such route"})
