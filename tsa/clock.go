@@ -64,6 +64,10 @@ const stepThreshold = 20 * time.Millisecond
 // intervals) and |offset + step since the measurement| + uncertainty ≤ maxOffset. Without
 // servers (development), it is trusted except after a backwards step, until the wall clock has
 // caught up with where it was before the step, so genTime never runs backwards.
+//
+// A leap second that the kernel inserts by stepping the wall clock back one second is such a
+// step: without NTP issuance pauses for that second; with NTP it resumes after the
+// measurement the step triggers. Leap-smearing NTP servers avoid the pause.
 type guardedClock struct {
 	servers   []string
 	interval  time.Duration

@@ -199,11 +199,11 @@ func (t *TSA) Close() error {
 func (t *TSA) Respond(ctx context.Context, der []byte) []byte {
 	req, fail := parseRequest(der, t.accepted)
 	if fail != nil {
-		return t.reject(ctx, fail)
+		return t.reject(fail)
 	}
 	resp, fail := t.issue(ctx, req, true)
 	if fail != nil {
-		return t.reject(ctx, fail)
+		return t.reject(fail)
 	}
 	return resp
 }
@@ -234,7 +234,7 @@ func (t *TSA) Timestamp(ctx context.Context, digest []byte, h crypto.Hash) ([]by
 	}
 	token, fail := t.issue(ctx, &request{hash: h, hashed: digest, messageImprint: mi, certReq: true}, false)
 	if fail != nil {
-		t.logRefusal(ctx, fail)
+		t.metrics.refused[fail.FailInfo].Inc()
 		return nil, fail
 	}
 	return token, nil
@@ -265,17 +265,20 @@ func (t *TSA) issue(ctx context.Context, req *request, wrap bool) ([]byte, *Refu
 	return out, nil
 }
 
-// reject counts and encodes a refusal.
-func (t *TSA) reject(ctx context.Context, fail *RefusedError) []byte {
-	t.logRefusal(ctx, fail)
-	return encodeRejection(fail.FailInfo, fail.Reason)
-}
-
-func (t *TSA) logRefusal(ctx context.Context, fail *RefusedError) {
+// reject counts and encodes a refusal. The client learns what was wrong with its request; for
+// the TSA's own state (clock, key, signer) it gets a fixed text, the details being in Status,
+// the metrics and the clock guard's log, which records each change of state once rather than
+// once per request.
+func (t *TSA) reject(fail *RefusedError) []byte {
 	t.metrics.refused[fail.FailInfo].Inc()
-	if fail.FailInfo == TimeNotAvailable || fail.FailInfo == SystemFailure {
-		t.logger.WarnContext(ctx, "time-stamp refused", "failInfo", fail.FailInfo.String(), "reason", fail.Reason)
+	text := fail.Reason
+	switch fail.FailInfo {
+	case TimeNotAvailable:
+		text = "the TSA's clock is not trusted at the moment"
+	case SystemFailure:
+		text = "the TSA cannot issue tokens at the moment"
 	}
+	return encodeRejection(fail.FailInfo, text)
 }
 
 // Status reports whether the TSA would issue a token now, and the clock's state.
