@@ -5,8 +5,10 @@ import (
 	"context"
 	"crypto"
 	"encoding/asn1"
+	"encoding/binary"
 	"math/big"
 	"testing"
+	"time"
 
 	"github.com/digitorus/timestamp"
 )
@@ -107,6 +109,25 @@ func FuzzParseCertificatesPEM(f *testing.F) {
 		certs, err := ParseCertificatesPEM(in)
 		if err == nil && len(certs) == 0 {
 			t.Fatal("no error and no certificate")
+		}
+	})
+}
+
+// FuzzSNTPReply: a reply from the network never panics the clock guard's parser.
+func FuzzSNTPReply(f *testing.F) {
+	good := make([]byte, ntpPacketLen)
+	good[0], good[1] = 4<<3|ntpModeServer, 1
+	binary.BigEndian.PutUint64(good[32:], ntpTimestamp(time.Now()))
+	binary.BigEndian.PutUint64(good[40:], ntpTimestamp(time.Now()))
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, p []byte) {
+		if len(p) != ntpPacketLen {
+			return // querySNTP drops other sizes before parsing
+		}
+		now := time.Now()
+		s, err := parseSNTPReply("fuzz", p, now, 0, now, time.Millisecond)
+		if err == nil && s.uncertainty < 0 {
+			t.Fatalf("negative uncertainty %v", s.uncertainty)
 		}
 	})
 }
