@@ -1,0 +1,177 @@
+package signerui
+
+import (
+	"io"
+	"io/fs"
+	"net/http"
+	"net/http/cookiejar"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// visitor is a browser without JavaScript: a cookie jar that follows redirects.
+type visitor struct {
+	t    *testing.T
+	c    *http.Client
+	base string
+	lang string
+}
+
+func (w *world) visitor(t *testing.T, acceptLanguage string) *visitor {
+	jar, _ := cookiejar.New(nil)
+	return &visitor{t: t, c: &http.Client{Jar: jar}, base: w.srv.URL, lang: acceptLanguage}
+}
+
+func (v *visitor) get(url string) (*http.Response, string) {
+	v.t.Helper()
+	if strings.HasPrefix(url, "/") {
+		url = v.base + url
+	}
+	req, _ := http.NewRequest("GET", url, nil)
+	if v.lang != "" {
+		req.Header.Set("Accept-Language", v.lang)
+	}
+	resp, err := v.c.Do(req)
+	if err != nil {
+		v.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func TestPageHeadersAndLanguages(t *testing.T) {
+	w := newWorld(t, worldOptions{})
+	w.send(seedManifest(), seedFiles())
+	v := w.visitor(t, "en-GB,en;q=0.9")
+
+	// Without a session: a page (not JSON) in the browser's language.
+	resp, body := v.get("/s/")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "Open the link you received by email") {
+		t.Fatalf("no session: %d\n%s", resp.StatusCode, body)
+	}
+
+	// The link's token is exchanged and leaves the address bar; the page is in the signer's
+	// locale (fr) although the browser prefers English.
+	link := w.link("alice@example.org")
+	resp, body = v.get(link)
+	if resp.StatusCode != http.StatusOK || resp.Request.URL.String() != w.srv.URL+"/s/" {
+		t.Fatalf("open link: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	token := link[strings.LastIndex(link, "/")+1:]
+	if strings.Contains(body, token) {
+		t.Fatal("the page holds the link's token")
+	}
+	if !strings.Contains(body, "Accéder aux documents") || !strings.Contains(body, `lang="fr"`) {
+		t.Fatalf("landing page is not in French:\n%s", body)
+	}
+	h := resp.Header
+	if got := h.Values("Content-Security-Policy"); len(got) != 1 || got[0] != CSP {
+		t.Fatalf("CSP = %q, want only the page's own", got)
+	}
+	for k, want := range map[string]string{"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Frame-Options": "DENY",
+		"X-Content-Type-Options": "nosniff", "Content-Type": "text/html; charset=utf-8"} {
+		if h.Get(k) != want {
+			t.Errorf("%s = %q, want %q", k, h.Get(k), want)
+		}
+	}
+	// No inline script or style: the only scripts are the module and the JSON data block.
+	if regexp.MustCompile(`(?i)<script(?:[^>]*)>\s*[^<\s]`).MatchString(strings.ReplaceAll(body, `<script type="application/json" id="config">`, "<x>")) ||
+		regexp.MustCompile(`(?i)\sstyle=|<style|\son[a-z]+=`).MatchString(body) {
+		t.Fatal("the page has inline script, style or event handlers")
+	}
+
+	// The switcher: English, remembered for the next pages.
+	resp, body = v.get("/s/?lang=en")
+	if !strings.Contains(body, "Access the documents") || !strings.Contains(body, `lang="en"`) {
+		t.Fatalf("switch to English:\n%s", body)
+	}
+	_, body = v.get("/s/?v=read")
+	if !strings.Contains(body, "Next document") || !strings.Contains(body, "Page 1 / 3") {
+		t.Fatalf("reader after the switch:\n%s", body)
+	}
+	_, body = v.get("/s/?v=decide&lang=fr")
+	if !strings.Contains(body, `id="sign" class="primary" disabled`) || !strings.Contains(body, `id="refuse" class="secondary danger" disabled`) {
+		t.Fatalf("decision before reading:\n%s", body)
+	}
+
+	// Static files: content-addressed, cacheable, the worker with its own policy.
+	m := regexp.MustCompile(`href="(/s/assets/[0-9a-f]{12}/)app.css"`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatal("no stylesheet link")
+	}
+	for _, f := range []string{"app.css", "app.js", "icon.svg"} {
+		resp, _ := v.get(m[1] + f)
+		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Cache-Control"), "immutable") {
+			t.Errorf("%s: %d %q", f, resp.StatusCode, resp.Header.Get("Cache-Control"))
+		}
+	}
+	if resp, _ := v.get(m[1] + "app.js"); resp.Header.Get("Content-Type") != "text/javascript; charset=utf-8" {
+		t.Errorf("app.js served as %q", resp.Header.Get("Content-Type"))
+	}
+	if w.ui.ViewerEmbedded() {
+		resp, _ := v.get(m[1] + "pdfjs/pdf.worker.min.mjs")
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Security-Policy") != WorkerCSP {
+			t.Errorf("worker: %d CSP %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+		}
+	}
+	for _, p := range []string{"/s/assets/000000000000/app.js", m[1] + "../signerui.go", m[1] + "nope.js", m[1] + "pdfjs/"} {
+		if resp, _ := v.get(p); resp.StatusCode != http.StatusNotFound {
+			t.Errorf("%s: %d, want 404", p, resp.StatusCode)
+		}
+	}
+
+	// A wrong session: the link is not valid (a page, in the chosen language).
+	jar, _ := cookiejar.New(nil)
+	bad := &visitor{t: t, c: &http.Client{Jar: jar}, base: w.srv.URL}
+	req, _ := http.NewRequest("GET", w.srv.URL+"/s/", nil)
+	req.AddCookie(&http.Cookie{Name: "paraphe_session", Value: strings.Repeat("A", 43)})
+	req.AddCookie(&http.Cookie{Name: LangCookie, Value: "en"})
+	r2, err := bad.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b2, _ := io.ReadAll(r2.Body)
+	r2.Body.Close()
+	if r2.StatusCode != http.StatusUnauthorized || !strings.Contains(string(b2), "This link is no longer valid") {
+		t.Fatalf("bad session: %d\n%s", r2.StatusCode, b2)
+	}
+}
+
+// TestMissingViewer: a binary built without pdf.js says so on the reader.
+func TestMissingViewer(t *testing.T) {
+	w := newWorld(t, worldOptions{pdfjs: fstest.MapFS{"README.md": {Data: []byte("run scripts/assets")}}})
+	if w.ui.ViewerEmbedded() {
+		t.Fatal("viewer reported embedded")
+	}
+	w.send(seedManifest(), seedFiles())
+	v := w.visitor(t, "")
+	v.get(w.link("alice@example.org"))
+	_, body := v.get("/s/?v=read&lang=en")
+	if !strings.Contains(body, `id="no-viewer"`) || !strings.Contains(body, "built without its PDF viewer: run scripts/assets") {
+		t.Fatalf("reader without pdf.js:\n%s", body)
+	}
+}
+
+// TestViewerEmbedded fails under CI when scripts/assets was not run before the tests.
+func TestViewerEmbedded(t *testing.T) {
+	requireViewer(t)
+}
+
+func requireViewer(t *testing.T) {
+	t.Helper()
+	sub, err := fs.Sub(pdfjsAssets, "assets/pdfjs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if exists(sub, "pdf.min.mjs") && exists(sub, "pdf.worker.min.mjs") {
+		return
+	}
+	if os.Getenv("CI") == "true" {
+		t.Fatal("pdf.js is not embedded: run scripts/assets before go test")
+	}
+	t.Skip("pdf.js is not embedded: run scripts/assets")
+}
