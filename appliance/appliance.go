@@ -22,6 +22,7 @@ import (
 
 	"github.com/paraphe/paraphe/ca"
 	"github.com/paraphe/paraphe/ca/keys"
+	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/config"
 	"github.com/paraphe/paraphe/ledger"
 	"github.com/paraphe/paraphe/ledger/badgerstore"
@@ -42,6 +43,9 @@ type Appliance struct {
 	tsa         *tsa.TSA
 	ledgerStore *badgerstore.Store
 	ledger      *ledger.Log
+	ceremony    *ceremony.Service
+	outbox      *ceremony.Outbox
+	api, signer http.Handler
 	now         func() time.Time
 
 	handler http.Handler
@@ -82,6 +86,9 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 	if err := a.openLedger(ctx); err != nil {
 		return nil, fmt.Errorf("ledger: %w", err)
 	}
+	if err := a.openCeremony(ctx); err != nil {
+		return nil, fmt.Errorf("ceremony: %w", err)
+	}
 
 	if a.handler, err = web.New(web.Options{
 		Mounts:         a.mounts(),
@@ -118,6 +125,8 @@ func (a *Appliance) mounts() []web.Mount {
 		{Patterns: []string{"/ca/", "/ocsp", "/ocsp/"}, Handler: a.ca.Handler()},
 		{Patterns: []string{"/tsa", "/tsa/"}, Handler: a.tsa.Handler()},
 		{Patterns: []string{"/ledger/"}, Handler: a.ledger.Handler()},
+		{Patterns: []string{"/api/v1/"}, Handler: a.api},
+		{Patterns: []string{"/s/"}, Handler: a.signer},
 	}
 }
 

@@ -1,0 +1,118 @@
+package appliance
+
+import (
+	"context"
+	"crypto/x509"
+	"fmt"
+	"time"
+
+	"github.com/paraphe/paraphe/ceremony"
+	"github.com/paraphe/paraphe/config"
+	"github.com/paraphe/paraphe/web/api"
+	"github.com/paraphe/paraphe/web/signer"
+)
+
+// openCeremony opens the signing ceremony over the state store with the real ledger, CA, TSA
+// and PAdES engine, its notifiers (the outbox in development), the sender API and the signer's
+// protocol, and starts its scheduler (expiry, reminders, webhook retries, resumed signing).
+func (a *Appliance) openCeremony(ctx context.Context) error {
+	notifier, err := a.notifier()
+	if err != nil {
+		return err
+	}
+	root := []*x509.Certificate{a.keys.Root}
+	svc, err := ceremony.New(ctx, ceremony.Options{
+		DB:           a.state,
+		DataDir:      a.cfg.DataDir,
+		Ledger:       ceremony.LogLedger{Log: a.ledger},
+		PDF:          ceremony.PAdES{Timestamper: a.tsa, Certs: root, Logger: a.log},
+		Issuer:       ceremony.CAIssuer{CA: a.ca, Chain: []*x509.Certificate{a.keys.Issuing, a.keys.Root}},
+		Notifier:     notifier,
+		BaseURL:      a.cfg.PublicURL,
+		Organization: a.cfg.Organization.Name,
+		Logger:       a.log.With("component", "ceremony"),
+	})
+	if err != nil {
+		return err
+	}
+	a.ceremony = svc
+	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() { defer close(done); svc.Run(runCtx, time.Second) }()
+	a.closers = append(a.closers, func() error { stop(); <-done; return svc.Close() })
+
+	if a.cfg.BootstrapAPIKey != "" {
+		if err := api.RegisterKey(ctx, a.state, "bootstrap", a.cfg.BootstrapAPIKey); err != nil {
+			return fmt.Errorf("bootstrap_api_key: %w", err)
+		}
+		a.log.Info("bootstrap API key registered")
+	}
+	var outbox *ceremony.Outbox
+	if a.cfg.Mode == config.ModeDevelopment {
+		outbox = a.outbox
+	}
+	a.api, err = api.New(api.Options{
+		Service: svc,
+		DB:      a.state,
+		Outbox:  outbox,
+		Sealer: ceremony.PAdESSealer{
+			Signer:      a.keys.SealSigner,
+			Chain:       []*x509.Certificate{a.keys.Seal, a.keys.Issuing, a.keys.Root},
+			Timestamper: a.tsa,
+			Certs:       root,
+			Logger:      a.log,
+		},
+		Logger: a.log.With("component", "api"),
+	})
+	if err != nil {
+		return err
+	}
+	a.signer = signer.New(signer.Options{Service: svc, Secure: a.cfg.TLS.Mode != config.TLSOff, Logger: a.log.With("component", "signer")})
+	return nil
+}
+
+// notifier sends emails over SMTP and SMS through the configured gateway; in development
+// whatever has no server configured goes to the outbox.
+func (a *Appliance) notifier() (ceremony.Notifier, error) {
+	var n ceremony.Notifiers
+	if a.cfg.SMTP.Host == "" || a.cfg.SMS.Provider == "outbox" {
+		a.outbox = ceremony.NewOutbox(a.state, nil)
+	}
+	if a.cfg.SMTP.Host == "" {
+		n.Mail = a.outbox
+	} else {
+		m, err := ceremony.NewSMTPMailer(ceremony.SMTPConfig{
+			Host: a.cfg.SMTP.Host, Port: a.cfg.SMTP.Port, TLS: a.cfg.SMTP.Security,
+			Username: a.cfg.SMTP.Username, Password: a.cfg.SMTP.Password, From: a.cfg.SMTP.From,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("smtp: %w", err)
+		}
+		n.Mail = m
+	}
+	switch a.cfg.SMS.Provider {
+	case "outbox":
+		n.Text = a.outbox
+	case "http":
+		h := a.cfg.SMS.HTTP
+		var ok []int
+		if h.SuccessStatus != 0 {
+			ok = []int{h.SuccessStatus}
+		}
+		g, err := ceremony.NewHTTPGateway(ceremony.HTTPGatewayConfig{URL: h.URL, Method: h.Method, Headers: h.Headers, Body: h.Body, SuccessStatus: ok})
+		if err != nil {
+			return nil, fmt.Errorf("sms.http: %w", err)
+		}
+		n.Text = g
+	case "twilio":
+		t := a.cfg.SMS.Twilio
+		g, err := ceremony.NewTwilio(ceremony.TwilioConfig{BaseURL: t.BaseURL, AccountSID: t.AccountSID, AuthToken: t.AuthToken, From: t.From})
+		if err != nil {
+			return nil, fmt.Errorf("sms.twilio: %w", err)
+		}
+		n.Text = g
+	default:
+		return nil, fmt.Errorf("sms.provider: unknown provider %q", a.cfg.SMS.Provider)
+	}
+	return n, nil
+}
