@@ -505,7 +505,7 @@ func (p *pageData) DocState(d ceremony.DocumentView) string {
 		return "doc.locked"
 	case d.Complete:
 		return "doc.read"
-	case len(d.PagesRead) > 0 || (p.State != nil && p.State.Current == d.Number):
+	case len(d.PagesRead) > 0:
 		return "doc.reading"
 	}
 	return "doc.toread"

@@ -13,6 +13,10 @@ function t(key, args = {}) {
   return m;
 }
 
+function plural(key, n) {
+  return t(key + (n === 1 ? "_one" : "_other"), { n });
+}
+
 class APIError extends Error {
   constructor(status, body) {
     super(body?.error?.message || "request failed");
@@ -398,8 +402,8 @@ async function initRead() {
       hint = last && cfg.state.ready_to_decide ? t("read.all_done") : t("read.doc_done");
     } else {
       const parts = [];
-      if (read.size < total) parts.push(t("read.left_pages", { n: total - read.size }));
-      if (invalid.length) parts.push(t("read.left_fields", { n: invalid.length }));
+      if (read.size < total) parts.push(plural("read.left_pages", total - read.size));
+      if (invalid.length) parts.push(plural("read.left_fields", invalid.length));
       hint = parts.join(" · ");
     }
     $("#hint").textContent = hint;
