@@ -3,7 +3,9 @@
 // outbox.
 //
 // Guarantees: every request needs a bearer API key (stored as SHA-256, compared in constant
-// time); an envelope is visible only to the key that created it; a new envelope is validated
+// time; a revoked key is refused); an envelope is visible only to the owner of the key that
+// created it (a registered key's name, or the organisation of a key made with CreateKey, so that
+// an organisation's keys and its web app users share its envelopes); a new envelope is validated
 // completely (manifest, PDFs, fields, signers) before anything is stored and every problem is
 // reported at once; errors are JSON with a machine-readable code.
 package api

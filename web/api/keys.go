@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,19 @@ type keyRecord struct {
 	Name    string    `json:"name"`
 	Hash    string    `json:"hash"`
 	Created time.Time `json:"created"`
+	// Owner owns the envelopes created with the key. Keys registered by name only
+	// (RegisterKey) have none: their name is their owner.
+	Owner   string    `json:"owner,omitempty"`
+	ID      string    `json:"id,omitempty"`
+	Revoked time.Time `json:"revoked,omitzero"`
+}
+
+// owner is who owns the envelopes created with the key.
+func (r keyRecord) owner() string {
+	if r.Owner != "" {
+		return r.Owner
+	}
+	return r.Name
 }
 
 // NewKey returns a fresh API key: 256 random bits, base64url without padding (43 characters).
@@ -87,8 +101,116 @@ func lookupKey(db *badger.DB, plaintext string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if subtle.ConstantTimeCompare([]byte(rec.Hash), []byte(h)) != 1 {
+	if subtle.ConstantTimeCompare([]byte(rec.Hash), []byte(h)) != 1 || !rec.Revoked.IsZero() {
 		return "", nil
 	}
-	return rec.Name, nil
+	return rec.owner(), nil
+}
+
+// KeyInfo describes a stored API key; the key itself is never stored and cannot be shown again.
+type KeyInfo struct {
+	ID      string    `json:"id"`
+	Name    string    `json:"name"`
+	Owner   string    `json:"owner"`
+	Created time.Time `json:"created"`
+	Revoked time.Time `json:"revoked,omitzero"`
+}
+
+// CreateKey makes a new API key named name whose envelopes belong to owner (an organisation,
+// for keys made in the sender's web app) and returns it once, in clear, with its description.
+func CreateKey(ctx context.Context, db *badger.DB, owner, name string) (KeyInfo, string, error) {
+	if strings.TrimSpace(name) == "" || len(name) > 100 {
+		return KeyInfo{}, "", fmt.Errorf("api: create key: the name must have 1 to 100 characters")
+	}
+	if strings.TrimSpace(owner) == "" {
+		return KeyInfo{}, "", fmt.Errorf("api: create key: an owner is required")
+	}
+	plaintext, err := NewKey()
+	if err != nil {
+		return KeyInfo{}, "", err
+	}
+	var id [8]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return KeyInfo{}, "", fmt.Errorf("api: create key: %w", err)
+	}
+	rec := keyRecord{Name: name, Hash: keyHash(plaintext), Created: time.Now().UTC(), Owner: owner, ID: hex.EncodeToString(id[:])}
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return KeyInfo{}, "", err
+	}
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(keyPrefix+rec.Hash), b) }); err != nil {
+		return KeyInfo{}, "", fmt.Errorf("api: create key: %w", err)
+	}
+	return rec.info(), plaintext, nil
+}
+
+func (r keyRecord) info() KeyInfo {
+	return KeyInfo{ID: r.ID, Name: r.Name, Owner: r.owner(), Created: r.Created, Revoked: r.Revoked}
+}
+
+// Keys lists the keys of owner made with CreateKey, revoked ones included, oldest first.
+func Keys(ctx context.Context, db *badger.DB, owner string) ([]KeyInfo, error) {
+	var out []KeyInfo
+	err := scanKeys(db, func(_ []byte, rec keyRecord) error {
+		if rec.ID != "" && rec.owner() == owner {
+			out = append(out, rec.info())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("api: list keys: %w", err)
+	}
+	slices.SortFunc(out, func(a, b KeyInfo) int { return a.Created.Compare(b.Created) })
+	return out, nil
+}
+
+// ErrNoSuchKey is returned when revoking a key that owner does not have.
+var ErrNoSuchKey = errors.New("api: no such key")
+
+// RevokeKey revokes owner's key id: from then on every request with it is refused (401).
+// Revoking a revoked key is a no-op.
+func RevokeKey(ctx context.Context, db *badger.DB, owner, id string) error {
+	var found []byte
+	var rec keyRecord
+	err := scanKeys(db, func(k []byte, r keyRecord) error {
+		if id != "" && r.ID == id && r.owner() == owner {
+			found, rec = k, r
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("api: revoke key: %w", err)
+	}
+	if found == nil {
+		return ErrNoSuchKey
+	}
+	if !rec.Revoked.IsZero() {
+		return nil
+	}
+	rec.Revoked = time.Now().UTC()
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if err := db.Update(func(txn *badger.Txn) error { return txn.Set(found, b) }); err != nil {
+		return fmt.Errorf("api: revoke key: %w", err)
+	}
+	return nil
+}
+
+func scanKeys(db *badger.DB, fn func(key []byte, rec keyRecord) error) error {
+	return db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(keyPrefix), PrefetchValues: true, PrefetchSize: 32})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			var rec keyRecord
+			if err := it.Item().Value(func(v []byte) error { return json.Unmarshal(v, &rec) }); err != nil {
+				return err
+			}
+			if err := fn(it.Item().KeyCopy(nil), rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }
