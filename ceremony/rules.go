@@ -153,7 +153,7 @@ func (m *machine) readPage(e *Envelope, si, d, p int) ([]Event, *Error) {
 	}
 	s.Read[d][p-1] = true
 	doc := e.Documents[d]
-	evs := []Event{m.event(e, EvPageRead, s.ID, map[string]any{"document": doc.ID, "page": p})}
+	evs := []Event{m.event(e, EvPageRead, s.ID, map[string]any{"document": doc.ID, "page": p, "digest": doc.Pages[p-1].Digest})}
 	if !slices.Contains(s.Read[d], false) {
 		evs = append(evs, m.event(e, EvDocumentRead, s.ID, map[string]any{"document": doc.ID, "digest": doc.Prepared}))
 	}
@@ -308,7 +308,13 @@ func (m *machine) consent(e *Envelope, si int, textDigest, expected string) ([]E
 	}
 	s.Consent = &Consent{At: m.now, TextDigest: textDigest}
 	s.Status = SignerConsented
-	return []Event{m.event(e, EvConsentGiven, s.ID, map[string]any{"text": textDigest})}, nil
+	// The consent covers the documents exactly as they stand now (with any earlier signer's
+	// signatures): these are the bytes the code will authorise signing.
+	docs := make(map[string]string, len(e.Documents))
+	for _, d := range e.Documents {
+		docs[d.ID] = d.Current
+	}
+	return []Event{m.event(e, EvConsentGiven, s.ID, map[string]any{"text": textDigest, "documents": docs})}, nil
 }
 
 // canSendCode checks that a code may be sent to signer si now.

@@ -22,9 +22,9 @@ func testMachine(now time.Time) *machine {
 func testEnvelope(order Order) *Envelope {
 	e := &Envelope{ID: "env", Order: order, Status: StatusSent, ExpiresAt: t0.Add(24 * time.Hour), Salt: []byte("salt"),
 		Documents: []Document{
-			{ID: "d0", Prepared: strings.Repeat("a", 64), Pages: []Page{{Digest: "p1"}, {Digest: "p2"}},
+			{ID: "d0", Prepared: strings.Repeat("a", 64), Current: strings.Repeat("a", 64), Pages: []Page{{Digest: "p1"}, {Digest: "p2"}},
 				Fields: []Field{{ID: "f1", Signer: "alice", Page: 1, Required: true, MaxLength: 10}}},
-			{ID: "d1", Prepared: strings.Repeat("b", 64), Pages: []Page{{Digest: "q1"}},
+			{ID: "d1", Prepared: strings.Repeat("b", 64), Current: strings.Repeat("b", 64), Pages: []Page{{Digest: "q1"}},
 				Fields: []Field{{ID: "f2", Signer: "alice", Page: 1, MaxLength: 5, Pattern: "[0-9]+"}, {ID: "f3", Signer: "bob", Page: 1, Required: true, MaxLength: 10}}},
 		},
 		Signers: []Signer{
@@ -78,7 +78,7 @@ func TestReadingOrder(t *testing.T) {
 		t.Fatal("accessibility before reading")
 	}
 	evs, err := m.readPage(e, 0, 0, 2)
-	if err != nil || types(evs) != "page.read" {
+	if err != nil || types(evs) != "page.read" || evs[0].Data["digest"] != "p2" || evs[0].Data["page"] != 2 {
 		t.Fatalf("page 2 first: %v %v", evs, err)
 	}
 	if evs, err := m.readPage(e, 0, 0, 2); err != nil || len(evs) != 0 {
@@ -155,6 +155,10 @@ func consented(t *testing.T) (*machine, *Envelope) {
 	evs, err := m.consent(e, 0, "digest", "digest")
 	if err != nil || types(evs) != "consent.given" || evs[0].Data["text"] != "digest" {
 		t.Fatalf("consent: %v %v", evs, err)
+	}
+	// The consent names every document of the envelope as it stands, not only the signer's.
+	if docs, _ := evs[0].Data["documents"].(map[string]string); len(docs) != 2 || docs["d0"] != e.Documents[0].Current || docs["d1"] != e.Documents[1].Current {
+		t.Fatalf("consent documents: %v", evs[0].Data["documents"])
 	}
 	refused(t, e, CodeConsentGiven, func(e *Envelope) ([]Event, *Error) { return m.consent(e, 0, "digest", "digest") })
 	refused(t, e, CodeFieldsFrozen, func(e *Envelope) ([]Event, *Error) { return m.setFields(e, 0, map[string]string{"f1": "Paris"}) })

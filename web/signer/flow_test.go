@@ -154,8 +154,19 @@ func TestSeedFlow(t *testing.T) {
 		if err := verify.Inclusion(cp, e.Receipt.Index, e.Receipt.LeafHash, e.Receipt.Proof); err != nil {
 			t.Fatalf("%s #%d: inclusion: %v", e.Event.Type, e.Receipt.Index, err)
 		}
-		if e.Event.Type == ceremony.EvOTPVerified {
+		switch e.Event.Type {
+		case ceremony.EvOTPVerified:
 			otpLeaf[e.Event.Signer] = e.Receipt.Index
+		case ceremony.EvPageRead:
+			// The page digest is in the leaf, so a signer's reading is bound to the content.
+			if d, _ := le.Data["digest"].(string); len(d) != 64 {
+				t.Errorf("page.read without its page digest: %v", le.Data)
+			}
+		case ceremony.EvConsentGiven:
+			// The consent names every document by digest, not only the consent text.
+			if ds, _ := le.Data["documents"].(map[string]string); len(ds) != len(env.Documents) {
+				t.Errorf("consent.given documents: %v", le.Data["documents"])
+			}
 		}
 	}
 	for _, typ := range want {
