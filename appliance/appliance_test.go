@@ -53,7 +53,7 @@ type running struct {
 
 func start(t *testing.T, cfg config.Config) *running {
 	t.Helper()
-	log := slog.New(slog.DiscardHandler)
+	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	a, err := Open(context.Background(), cfg, log, "test")
 	if err != nil {
 		t.Fatal(err)
@@ -313,4 +313,9 @@ func consistencyProof(t *testing.T, base string, from, to uint64) [][]byte {
 		t.Fatal(err)
 	}
 	return p.Hashes
+}
+
+func verifierOf(t *testing.T, r *running) (note.Verifier, error) {
+	t.Helper()
+	return verify.NewVerifier(strings.TrimSpace(string(get(t, http.DefaultClient, r.base+"/ledger/key"))))
 }

@@ -2,8 +2,10 @@ package appliance
 
 import (
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"os"
 	"time"
 
 	"github.com/paraphe/paraphe/ceremony"
@@ -81,10 +83,22 @@ func (a *Appliance) notifier() (ceremony.Notifier, error) {
 	if a.cfg.SMTP.Host == "" {
 		n.Mail = a.outbox
 	} else {
-		m, err := ceremony.NewSMTPMailer(ceremony.SMTPConfig{
+		sc := ceremony.SMTPConfig{
 			Host: a.cfg.SMTP.Host, Port: a.cfg.SMTP.Port, TLS: a.cfg.SMTP.Security,
 			Username: a.cfg.SMTP.Username, Password: a.cfg.SMTP.Password, From: a.cfg.SMTP.From,
-		})
+		}
+		if a.cfg.SMTP.CAFile != "" {
+			b, err := os.ReadFile(a.cfg.SMTP.CAFile)
+			if err != nil {
+				return nil, fmt.Errorf("smtp.ca_file: %w", err)
+			}
+			pool := x509.NewCertPool()
+			if !pool.AppendCertsFromPEM(b) {
+				return nil, fmt.Errorf("smtp.ca_file: %s holds no PEM certificate", a.cfg.SMTP.CAFile)
+			}
+			sc.TLSConfig = &tls.Config{RootCAs: pool, ServerName: a.cfg.SMTP.Host, MinVersion: tls.VersionTLS12}
+		}
+		m, err := ceremony.NewSMTPMailer(sc)
 		if err != nil {
 			return nil, fmt.Errorf("smtp: %w", err)
 		}

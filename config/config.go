@@ -142,6 +142,9 @@ type SMTP struct {
 	Username string `yaml:"username"`
 	Password string `yaml:"password"`
 	From     string `yaml:"from"`
+	// CAFile, when set, is a PEM file of the only roots trusted for the server's certificate
+	// (a relay with a private CA); empty means the system roots.
+	CAFile string `yaml:"ca_file"`
 }
 
 // SMS configures the one-time-code gateway.

@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"io"
 	"math/big"
@@ -44,16 +45,19 @@ type SMTPSink struct {
 	User      string
 	Password  string
 	ClientTLS *tls.Config
-	mu        sync.Mutex
-	mails     []Mail
-	fail      int // refuse the next fail messages
+	// CertPEM is the sink's self-signed certificate, for clients configured with a CA file.
+	CertPEM []byte
+	mu      sync.Mutex
+	mails   []Mail
+	fail    int // refuse the next fail messages
 }
 
 // NewSMTPSink starts a sink on 127.0.0.1, stopped when the test ends.
 func NewSMTPSink(t testing.TB) *SMTPSink {
 	t.Helper()
 	cert, pool := selfSigned(t)
-	s := &SMTPSink{User: "paraphe", Password: "sink-password", ClientTLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"}}
+	s := &SMTPSink{User: "paraphe", Password: "sink-password", ClientTLS: &tls.Config{RootCAs: pool, ServerName: "127.0.0.1"},
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]})}
 	srv := smtp.NewServer(smtp.BackendFunc(func(c *smtp.Conn) (smtp.Session, error) { return &smtpSession{sink: s}, nil }))
 	srv.Domain = "127.0.0.1"
 	srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}}

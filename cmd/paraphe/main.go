@@ -74,6 +74,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		return runInit(ctx, rest, stdout, stderr, env)
 	case "verify":
 		return runVerify(ctx, rest, stdout, stderr)
+	case "tsa":
+		return runTSA(ctx, rest, stdout, stderr)
 	case "ledger":
 		return runLedger(ctx, rest, stdout, stderr)
 	case "version", "--version":
