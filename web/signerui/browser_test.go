@@ -224,6 +224,7 @@ func (b *browser) readDocument(values map[string]string) {
 		}
 		b.wait(fmt.Sprintf("page %d read", p), fmt.Sprintf(`document.getElementById("page-%d").classList.contains("is-read")`, p))
 		if p == 1 {
+			b.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("page-1").scrollIntoView({block: "end"})`))
 			b.shot("reader")
 		}
 	}
@@ -236,4 +237,12 @@ func (b *browser) fill(id, v string) {
 	sel := chromedp.ID("field-" + id)
 	b.do(chromedp.Focus(sel), chromedp.SendKeys(sel, v), chromedp.SendKeys(sel, "\t"))
 	b.wait("field "+id+" saved", fmt.Sprintf(`document.getElementById("field-%s").closest(".field").classList.contains("is-valid")`, id))
+}
+
+// noOverflow fails if the page is wider than the window (it must work at 375 px).
+func (b *browser) noOverflow(where string) {
+	b.t.Helper()
+	if w, iw := eval[int](b, `document.documentElement.scrollWidth`), eval[int](b, `window.innerWidth`); w > iw {
+		b.t.Fatalf("%s: the %s page is %d px wide in a %d px window", b.name, where, w, iw)
+	}
 }
