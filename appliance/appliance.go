@@ -94,6 +94,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 		Mounts:         a.mounts(),
 		Health:         a.health,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
+		RateLimits:     rateLimits(cfg.HTTP.RateLimit),
 		RequestTimeout: cfg.HTTP.WriteTimeout,
 		TLS:            cfg.TLS.Mode != config.TLSOff,
 		Logger:         log,
@@ -156,4 +157,16 @@ func (a *Appliance) health(ctx context.Context) web.Health {
 // so that an acknowledged write is on disk.
 func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
 	return badger.Open(badgerstore.BadgerOptions(dir, log))
+}
+
+func rateLimits(c config.RateLimit) []web.RateLimit {
+	limit := func(perSecond float64, prefixes ...string) web.RateLimit {
+		return web.RateLimit{Prefixes: prefixes, PerSecond: perSecond, Burst: int(3 * perSecond)}
+	}
+	return []web.RateLimit{
+		limit(c.Ceremony, "/s/"),
+		limit(c.API, "/api/"),
+		limit(c.TSA, "/tsa"),
+		limit(c.OCSP, "/ocsp", "/ca/crl"),
+	}
 }

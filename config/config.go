@@ -108,6 +108,16 @@ type HTTP struct {
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
 	MaxBodyBytes      int64         `yaml:"max_body_bytes"`
+	RateLimit         RateLimit     `yaml:"rate_limit"`
+}
+
+// RateLimit is the average number of requests per second one client address may make to each
+// group of routes (bursts of three times as many); 0 turns a limit off.
+type RateLimit struct {
+	Ceremony float64 `yaml:"ceremony"` // /s/: the signer's pages and protocol
+	API      float64 `yaml:"api"`      // /api/: the sender API
+	TSA      float64 `yaml:"tsa"`      // /tsa
+	OCSP     float64 `yaml:"ocsp"`     // /ocsp and /ca/crl
 }
 
 // CA configures per-signer certificates.
@@ -193,6 +203,7 @@ func Default() Config {
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   30 * time.Second,
 			MaxBodyBytes:      50 << 20,
+			RateLimit:         RateLimit{Ceremony: 20, API: 50, TSA: 200, OCSP: 200},
 		},
 		CA:     CA{SignerValidity: time.Hour, CRLValidity: 24 * time.Hour},
 		TSA:    TSA{Policy: "0.4.0.2023.1.1", Accuracy: time.Second, NTPInterval: 5 * time.Minute},
@@ -344,6 +355,11 @@ func (c *Config) Validate() error {
 	positive("http.write_timeout", c.HTTP.WriteTimeout)
 	positive("http.idle_timeout", c.HTTP.IdleTimeout)
 	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
+	for path, v := range map[string]float64{"ceremony": c.HTTP.RateLimit.Ceremony, "api": c.HTTP.RateLimit.API, "tsa": c.HTTP.RateLimit.TSA, "ocsp": c.HTTP.RateLimit.OCSP} {
+		if v < 0 {
+			bad("http.rate_limit."+path, "must be 0 (off) or positive, not %g", v)
+		}
+	}
 	if c.HTTP.MaxBodyBytes <= 0 {
 		bad("http.max_body_bytes", "must be positive, not %d", c.HTTP.MaxBodyBytes)
 	}

@@ -82,6 +82,12 @@ func setFromString(f reflect.Value, s string) error {
 			return fmt.Errorf("%q is not a boolean", s)
 		}
 		f.SetBool(b)
+	case reflect.Float64:
+		v, err := strconv.ParseFloat(s, 64)
+		if err != nil {
+			return fmt.Errorf("%q is not a number", s)
+		}
+		f.SetFloat(v)
 	case reflect.Int, reflect.Int64:
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {

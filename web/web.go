@@ -35,6 +35,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// RequestTimeout bounds the handling of every request through its context.
 	RequestTimeout time.Duration
+	// RateLimits are checked in order; the first whose prefix matches the path applies.
+	RateLimits []RateLimit
 	// TLS adds Strict-Transport-Security.
 	TLS        bool
 	Logger     *slog.Logger
@@ -82,7 +84,7 @@ func New(o Options) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &front{mux: mux, o: o, metrics: m}, nil
+	return &front{mux: mux, o: o, metrics: m, limits: newLimiters(o.RateLimits)}, nil
 }
 
 // register adds a pattern, turning ServeMux's panic on conflicts into an error.
@@ -100,6 +102,7 @@ type front struct {
 	mux     *http.ServeMux
 	o       Options
 	metrics *metrics
+	limits  *limiters
 }
 
 func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -113,6 +116,12 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'")
 	if f.o.TLS {
 		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+	}
+	if ok, wait := f.limits.allow(r); !ok {
+		rec.Header().Set("Retry-After", retryAfter(wait))
+		Error(rec, http.StatusTooManyRequests, "rate_limited", "too many requests from this address; retry after "+retryAfter(wait)+" s")
+		f.done(rec, r, "", start)
+		return
 	}
 	if r.Body != nil {
 		r.Body = http.MaxBytesReader(rec, r.Body, f.o.MaxBodyBytes)

@@ -20,8 +20,10 @@ func newFront(t *testing.T, logs io.Writer, mounts ...Mount) (http.Handler, *pro
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	h, err := New(Options{
-		Mounts:         mounts,
-		Health:         func(context.Context) Health { return Health{Status: "ok", Version: "test", Components: map[string]string{"x": "ok"}} },
+		Mounts: mounts,
+		Health: func(context.Context) Health {
+			return Health{Status: "ok", Version: "test", Components: map[string]string{"x": "ok"}}
+		},
 		MaxBodyBytes:   1024,
 		RequestTimeout: 50 * time.Millisecond,
 		Logger:         slog.New(slog.NewTextHandler(logs, nil)),
@@ -140,5 +142,49 @@ func TestConflictingMountsAreAnError(t *testing.T) {
 	}})
 	if err == nil {
 		t.Fatal("duplicate pattern accepted")
+	}
+}
+
+func TestRateLimitPerAddress(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	h, err := New(Options{
+		MaxBodyBytes: 1024,
+		Mounts:       []Mount{{Patterns: []string{"/tsa", "/free"}, Handler: ok}},
+		RateLimits:   []RateLimit{{Prefixes: []string{"/tsa"}, PerSecond: 1, Burst: 3}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hit := func(path, addr string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", path, nil)
+		req.RemoteAddr = addr
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, req)
+		return rr
+	}
+	for i := 0; i < 3; i++ {
+		if rr := hit("/tsa", "192.0.2.1:1000"); rr.Code != 204 {
+			t.Fatalf("request %d within the burst: %d", i, rr.Code)
+		}
+	}
+	rr := hit("/tsa", "192.0.2.1:1001")
+	if rr.Code != 429 || rr.Header().Get("Retry-After") == "" {
+		t.Fatalf("over the limit: %d, Retry-After %q", rr.Code, rr.Header().Get("Retry-After"))
+	}
+	// Another address has its own bucket; other routes are not limited.
+	if rr := hit("/tsa", "192.0.2.2:1000"); rr.Code != 204 {
+		t.Fatalf("another client was limited: %d", rr.Code)
+	}
+	for i := 0; i < 10; i++ {
+		if rr := hit("/free", "192.0.2.1:1000"); rr.Code != 204 {
+			t.Fatalf("unlimited route limited: %d", rr.Code)
+		}
+	}
+	// IPv6 clients of one /64 share a bucket.
+	for i := 0; i < 3; i++ {
+		hit("/tsa", "[2001:db8::1]:1")
+	}
+	if rr := hit("/tsa", "[2001:db8::2]:1"); rr.Code != 429 {
+		t.Fatalf("same /64 not grouped: %d", rr.Code)
 	}
 }

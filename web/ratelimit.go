@@ -1,0 +1,115 @@
+package web
+
+import (
+	"math"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// RateLimit bounds the requests one client address may make to the routes under Prefixes:
+// PerSecond on average with bursts of Burst. Over the limit a request gets 429 with
+// Retry-After and never reaches its handler.
+type RateLimit struct {
+	Prefixes  []string
+	PerSecond float64
+	Burst     int
+}
+
+// limiters holds one token bucket per client address and rate limit, forgetting addresses
+// idle for longer than idleTTL so that the table stays bounded by the active clients.
+type limiters struct {
+	limits []RateLimit
+	now    func() time.Time
+
+	mu        sync.Mutex
+	buckets   map[bucketKey]*bucket
+	lastSweep time.Time
+}
+
+type bucketKey struct {
+	limit int
+	addr  string
+}
+
+type bucket struct {
+	lim  *rate.Limiter
+	seen time.Time
+}
+
+const idleTTL = 10 * time.Minute
+
+func newLimiters(limits []RateLimit) *limiters {
+	return &limiters{limits: limits, now: time.Now, buckets: map[bucketKey]*bucket{}}
+}
+
+// allow reports whether the request may proceed, and otherwise how long to wait.
+func (l *limiters) allow(r *http.Request) (bool, time.Duration) {
+	idx := -1
+	for i, lim := range l.limits {
+		for _, p := range lim.Prefixes {
+			if strings.HasPrefix(r.URL.Path, p) {
+				idx = i
+				break
+			}
+		}
+		if idx >= 0 {
+			break
+		}
+	}
+	if idx < 0 || l.limits[idx].PerSecond <= 0 {
+		return true, 0
+	}
+	addr := clientAddr(r)
+	now := l.now()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.Sub(l.lastSweep) > time.Minute {
+		for k, b := range l.buckets {
+			if now.Sub(b.seen) > idleTTL {
+				delete(l.buckets, k)
+			}
+		}
+		l.lastSweep = now
+	}
+	k := bucketKey{idx, addr}
+	b, ok := l.buckets[k]
+	if !ok {
+		lim := l.limits[idx]
+		b = &bucket{lim: rate.NewLimiter(rate.Limit(lim.PerSecond), max(lim.Burst, 1))}
+		l.buckets[k] = b
+	}
+	b.seen = now
+	res := b.lim.ReserveN(now, 1)
+	if d := res.DelayFrom(now); d > 0 {
+		res.CancelAt(now)
+		return false, d
+	}
+	return true, 0
+}
+
+// clientAddr is the client's IP address; IPv6 clients are grouped by /64, since one host
+// usually holds a whole /64.
+func clientAddr(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return host
+	}
+	if ip.To4() == nil {
+		return ip.Mask(net.CIDRMask(64, 128)).String()
+	}
+	return ip.String()
+}
+
+func retryAfter(d time.Duration) string {
+	return strconv.Itoa(int(math.Ceil(d.Seconds())))
+}
