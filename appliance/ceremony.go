@@ -12,6 +12,7 @@ import (
 	"github.com/paraphe/paraphe/config"
 	"github.com/paraphe/paraphe/web/api"
 	"github.com/paraphe/paraphe/web/signer"
+	"github.com/paraphe/paraphe/web/signerui"
 )
 
 // openCeremony opens the signing ceremony over the state store with the real ledger, CA, TSA
@@ -69,7 +70,12 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.signer = signer.New(signer.Options{Service: svc, Secure: a.cfg.TLS.Mode != config.TLSOff, Logger: a.log.With("component", "signer")})
+	secure := a.cfg.TLS.Mode != config.TLSOff
+	pages, err := signerui.New(signerui.Options{Service: svc, Secure: secure, Logger: a.log.With("component", "signerui")})
+	if err != nil {
+		return err
+	}
+	a.signer = signer.New(signer.Options{Service: svc, Secure: secure, Page: pages, Logger: a.log.With("component", "signer")})
 	return nil
 }
 
