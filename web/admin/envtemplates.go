@@ -70,7 +70,9 @@ func (h *Handler) templates(r *http.Request, u *who) ([]TemplateSummary, error) 
 	if err != nil {
 		return nil, fmt.Errorf("admin: templates: %w", err)
 	}
-	slices.SortFunc(out, func(a, b TemplateSummary) int { return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name)) })
+	slices.SortFunc(out, func(a, b TemplateSummary) int {
+		return strings.Compare(strings.ToLower(a.Name), strings.ToLower(b.Name))
+	})
 	return out, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/url"
@@ -245,7 +246,7 @@ func (h *Handler) testEmail(w http.ResponseWriter, r *http.Request, u *who) {
 	text := "Paraphe: this test message shows that the appliance can send email for " + u.org.Name + "."
 	err := h.gateway(r.Context(), func(ctx context.Context) error {
 		return h.opt.Notifier.SendEmail(ctx, ceremony.Email{To: u.user.Email, ToName: u.user.Name, Subject: "Paraphe — test",
-			Text: text, HTML: "<p>" + templateEscape(text) + "</p>"})
+			Text: text, HTML: "<p>" + html.EscapeString(text) + "</p>"})
 	})
 	if err != nil {
 		writeError(w, http.StatusBadGateway, "send_failed", "the mail server did not accept the message: "+err.Error())
@@ -284,9 +285,4 @@ func (h *Handler) gateway(ctx context.Context, send func(context.Context) error)
 	ctx, cancel := context.WithTimeout(ctx, 20*time.Second)
 	defer cancel()
 	return send(ctx)
-}
-
-func templateEscape(s string) string {
-	r := strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", `"`, "&#34;", "'", "&#39;")
-	return r.Replace(s)
 }
