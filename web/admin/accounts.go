@@ -385,6 +385,22 @@ func (a *Accounts) User(ctx context.Context, id string) (*User, error) {
 	return &u, nil
 }
 
+// UserByEmail returns the user who signs in with email.
+func (a *Accounts) UserByEmail(ctx context.Context, email string) (*User, error) {
+	var u User
+	err := a.db.View(func(txn *badger.Txn) error {
+		var id string
+		if err := get(txn, kEmail+strings.ToLower(strings.TrimSpace(email)), &id); err != nil {
+			return err
+		}
+		return get(txn, kUser+id, &u)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("admin: user %s: %w", email, err)
+	}
+	return &u, nil
+}
+
 // Users lists the users of an organisation by email.
 func (a *Accounts) Users(ctx context.Context, org string) ([]User, error) {
 	var out []User
