@@ -25,6 +25,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/paraphe/paraphe/ceremony"
+	"github.com/paraphe/paraphe/evidence"
 )
 
 // Options configure the API handler.
@@ -40,6 +41,11 @@ type Options struct {
 	ReceiptWait time.Duration
 	// Sealer, when set, serves POST /api/v1/seal.
 	Sealer ceremony.Sealer
+	// Evidence, when set, serves GET /api/v1/envelopes/{id}/evidence (evidence bundles).
+	Evidence *evidence.Builder
+	// Retention is how long after an envelope closes POST /api/v1/envelopes/{id}/erase is
+	// refused (default ceremony.DefaultRetention; negative: no retention).
+	Retention time.Duration
 }
 
 type handler struct {
@@ -61,6 +67,11 @@ func New(opt Options) (http.Handler, error) {
 	if opt.ReceiptWait == 0 {
 		opt.ReceiptWait = time.Second
 	}
+	if opt.Retention == 0 {
+		opt.Retention = ceremony.DefaultRetention
+	} else if opt.Retention < 0 {
+		opt.Retention = 0
+	}
 	h := &handler{opt: opt, log: opt.Logger}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /api/v1/envelopes", h.auth(h.create))
@@ -72,6 +83,10 @@ func New(opt Options) (http.Handler, error) {
 	mux.HandleFunc("GET /api/v1/envelopes/{id}/documents/{doc}", h.auth(h.document))
 	mux.HandleFunc("GET /api/v1/envelopes/{id}/webhooks", h.auth(h.webhooks))
 	mux.HandleFunc("GET /api/v1/envelopes/{id}/events/{event}/receipt", h.auth(h.receipt))
+	mux.HandleFunc("POST /api/v1/envelopes/{id}/erase", h.auth(h.erase))
+	if opt.Evidence != nil {
+		mux.HandleFunc("GET /api/v1/envelopes/{id}/evidence", h.auth(h.evidence))
+	}
 	if opt.Sealer != nil {
 		mux.HandleFunc("POST /api/v1/seal", h.auth(h.seal))
 	}
@@ -145,6 +160,11 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 // envelope loads an envelope owned by owner; other owners' envelopes do not exist for them.
 func (h *handler) envelope(w http.ResponseWriter, r *http.Request, owner string) *ceremony.Envelope {
 	e, err := h.opt.Service.Envelope(r.Context(), r.PathValue("id"))
+	if er, gerr := h.opt.Service.Erased(r.Context(), r.PathValue("id")); err != nil && gerr == nil && er.Owner == owner {
+		writeJSON(w, http.StatusGone, map[string]any{"error": map[string]any{"code": ceremony.CodeErased,
+			"message": "the envelope's personal data and documents were erased"}, "erased": er})
+		return nil
+	}
 	if err == nil && e.Owner != owner {
 		err = &ceremony.Error{Status: http.StatusNotFound, Code: ceremony.CodeEnvelopeNotFound, Message: fmt.Sprintf("no envelope %q", r.PathValue("id"))}
 	}

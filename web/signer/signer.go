@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/paraphe/paraphe/ceremony"
+	"github.com/paraphe/paraphe/evidence"
 )
 
 // CookieName is the session cookie.
@@ -41,6 +42,9 @@ type Options struct {
 	// Page, when set, serves the browser pages (package web/signerui): GET /s/ after the link
 	// exchange, and their static files under GET /s/assets/.
 	Page http.Handler
+	// Evidence, when set, serves GET /s/api/evidence: the signer's evidence bundle once the
+	// envelope is finished.
+	Evidence *evidence.Builder
 }
 
 type handler struct {
@@ -68,6 +72,9 @@ func New(opt Options) http.Handler {
 	mux.HandleFunc("POST /s/api/code", h.change(h.resend))
 	mux.HandleFunc("POST /s/api/code/verify", h.change(h.verify))
 	mux.HandleFunc("GET /s/api/receipts/{event}", h.session(h.receipt))
+	if opt.Evidence != nil {
+		mux.HandleFunc("GET /s/api/evidence", h.session(h.evidence))
+	}
 	if opt.Page != nil {
 		mux.Handle("GET /s/{$}", opt.Page)
 		mux.Handle("GET /s/assets/", opt.Page)
@@ -346,4 +353,23 @@ func (h *handler) receipt(w http.ResponseWriter, r *http.Request, ref *ceremony.
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"event": ev.ID, "type": ev.Type, "pending": rec == nil, "receipt": rec})
+}
+
+// evidence serves the signer's own evidence bundle (their clear values; the other parties'
+// names and emails) once the envelope is finished.
+func (h *handler) evidence(w http.ResponseWriter, r *http.Request, ref *ceremony.SignerRef) {
+	in, err := h.opt.Service.EvidenceInput(r.Context(), ref.Envelope, ref.Signer)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	b, err := h.opt.Evidence.Build(r.Context(), in)
+	if err != nil {
+		h.log.Error("signer: evidence bundle", "envelope", ref.Envelope, "err", err)
+		writeError(w, &ceremony.Error{Status: http.StatusInternalServerError, Code: "internal", Message: "internal error"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "evidence-" + ref.Envelope + "-" + ref.Signer + ".zip"}))
+	_, _ = w.Write(b)
 }
