@@ -277,10 +277,11 @@ func (t *logTX) UpdateSequencedLeaves(ctx context.Context, leaves []*trillian.Lo
 	if err := t.writable(); err != nil {
 		return err
 	}
+	want := make(map[int64]bool, len(leaves))
+	lo, hi := int64(1<<63-1), int64(-1)
 	for _, leaf := range leaves {
 		id := leaf.GetLeafIdentityHash()
-		seq, ok := t.dequeued[string(id)]
-		if !ok {
+		if _, ok := t.dequeued[string(id)]; !ok {
 			return status.Errorf(codes.FailedPrecondition, "badgerstore: tree %d: leaf %x was not dequeued in this transaction", t.treeID, id)
 		}
 		if len(leaf.GetMerkleLeafHash()) != hashSize {
@@ -289,19 +290,30 @@ func (t *logTX) UpdateSequencedLeaves(ctx context.Context, leaves []*trillian.Lo
 		if leaf.LeafIndex < 0 {
 			return status.Errorf(codes.InvalidArgument, "badgerstore: tree %d: leaf %x has negative index %d", t.treeID, id, leaf.LeafIndex)
 		}
+		if want[leaf.LeafIndex] {
+			return status.Errorf(codes.InvalidArgument, "badgerstore: tree %d: index %d assigned twice", t.treeID, leaf.LeafIndex)
+		}
+		want[leaf.LeafIndex] = true
+		lo, hi = min(lo, leaf.LeafIndex), max(hi, leaf.LeafIndex)
 		if err := leaf.GetIntegrateTimestamp().CheckValid(); err != nil {
 			return status.Errorf(codes.InvalidArgument, "badgerstore: tree %d: leaf %x has an invalid integrate timestamp: %v", t.treeID, id, err)
 		}
-		seqKey := t.s.k.seq(t.treeID, leaf.LeafIndex)
-		taken, err := exists(t.txn, seqKey)
-		if err != nil {
-			return err
-		}
-		if taken {
-			return status.Errorf(codes.FailedPrecondition, "badgerstore: tree %d already has a leaf at index %d", t.treeID, leaf.LeafIndex)
-		}
+	}
+	if len(leaves) == 0 {
+		return nil
+	}
+	// A sequenced leaf is never overwritten. One seek over [lo, hi] finds any stored index
+	// (the sequencer assigns contiguous indexes, so this is usually a single step).
+	if taken, err := t.firstStoredIndex(lo, hi, want); err != nil {
+		return err
+	} else if taken >= 0 {
+		return status.Errorf(codes.FailedPrecondition, "badgerstore: tree %d already has a leaf at index %d", t.treeID, taken)
+	}
+	for _, leaf := range leaves {
+		id := leaf.LeafIdentityHash
+		seq := t.dequeued[string(id)]
 		sr := seqRecord{integrateNanos: leaf.IntegrateTimestamp.AsTime().UnixNano(), identityHash: id, merkleHash: leaf.MerkleLeafHash}
-		if err := t.set(seqKey, sr.marshal()); err != nil {
+		if err := t.set(t.s.k.seq(t.treeID, leaf.LeafIndex), sr.marshal()); err != nil {
 			return err
 		}
 		if err := t.set(t.s.k.merkle(t.treeID, leaf.MerkleLeafHash, leaf.LeafIndex), nil); err != nil {
@@ -313,6 +325,28 @@ func (t *logTX) UpdateSequencedLeaves(ctx context.Context, leaves []*trillian.Lo
 		t.qDeleted[seq] = true
 	}
 	return nil
+}
+
+// firstStoredIndex returns the first index in [lo, hi] that is in want and already has a
+// sequenced leaf (in storage or written earlier in this transaction), or -1.
+func (t *logTX) firstStoredIndex(lo, hi int64, want map[int64]bool) (int64, error) {
+	prefix := t.s.k.treePrefix(tagSeq, t.treeID)
+	it := t.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+	defer it.Close()
+	for it.Seek(t.s.k.seq(t.treeID, lo)); it.Valid(); it.Next() {
+		v, err := trailingUint64(it.Item().Key(), len(prefix))
+		if err != nil {
+			return 0, fmt.Errorf("badgerstore: sequenced leaves of tree %d: %w", t.treeID, err)
+		}
+		idx := int64(v)
+		if idx > hi {
+			break
+		}
+		if want[idx] {
+			return idx, nil
+		}
+	}
+	return -1, nil
 }
 
 var _ storage.LogTreeTX = (*logTX)(nil)

@@ -19,6 +19,7 @@ import (
 	"github.com/transparency-dev/merkle/rfc6962"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/types/known/timestamppb"
 )
 
 // newSequencedTree returns a store and a LOG tree initialised as the sequencer expects (an
@@ -377,4 +378,52 @@ func TestTransactionConcurrentUse(t *testing.T) {
 		wg.Wait()
 		return nil
 	})
+}
+
+// TestUpdateSequencedLeavesNeverOverwrites: an index that already holds a leaf, or one given
+// twice, is refused and nothing of the call is written.
+func TestUpdateSequencedLeavesNeverOverwrites(t *testing.T) {
+	s, tree := newSequencedTree(t)
+	ctx := context.Background()
+	ls := s.LogStorage()
+	if _, err := ls.QueueLeaves(ctx, tree, createTestLeaves(4, 0), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if n := integrateAll(t, s, tree); n != 4 {
+		t.Fatalf("integrated %d, want 4", n)
+	}
+	if _, err := ls.QueueLeaves(ctx, tree, createTestLeaves(3, 10), time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		indexes []int64
+		code    codes.Code
+	}{
+		{"taken", []int64{4, 5, 3}, codes.FailedPrecondition},
+		{"taken far below", []int64{0, 40, 41}, codes.FailedPrecondition},
+		{"twice", []int64{4, 4, 5}, codes.InvalidArgument},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := ls.ReadWriteTransaction(ctx, tree, func(ctx context.Context, tx storage.LogTreeTX) error {
+				got, err := tx.DequeueLeaves(ctx, 3, time.Now())
+				if err != nil || len(got) != 3 {
+					t.Fatalf("DequeueLeaves = %d, %v", len(got), err)
+				}
+				for i, l := range got {
+					l.LeafIndex, l.IntegrateTimestamp = tc.indexes[i], timestamppb.Now()
+				}
+				return tx.UpdateSequencedLeaves(ctx, got)
+			})
+			if status.Code(err) != tc.code {
+				t.Fatalf("UpdateSequencedLeaves(%v) = %v, want %v", tc.indexes, err, tc.code)
+			}
+		})
+	}
+	if n, _ := countQueued(t, s, tree.TreeId); n != 3 {
+		t.Errorf("%d leaves still queued, want 3 (refused calls change nothing)", n)
+	}
+	if n := integrateAll(t, s, tree); n != 3 {
+		t.Errorf("integrated %d, want the 3 queued leaves", n)
+	}
 }
