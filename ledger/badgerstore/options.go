@@ -12,7 +12,8 @@ import (
 const DefaultMemTableSize = 16 << 20
 
 // BadgerOptions returns the Badger options Open uses for dir: Badger's defaults with
-// SyncWrites on, a 16 MiB memtable, and Badger's log routed to logger (warnings and errors).
+// SyncWrites on, 16 MiB memtables (8 of them), level-0 limits scaled to match, and Badger's
+// log routed to logger (warnings and errors).
 //
 // Durability and write amplification. With SyncWrites every committed write request is made
 // durable before Commit returns: Badger appends it to the memtable's write-ahead log, a file
@@ -43,6 +44,13 @@ func BadgerOptions(dir string, logger *slog.Logger) badger.Options {
 	return badger.DefaultOptions(dir).
 		WithSyncWrites(true).
 		WithMemTableSize(DefaultMemTableSize).
+		// Smaller memtables make smaller level-0 tables; allow as many bytes in level 0
+		// before stalling writes as Badger's defaults do (15 × 64 MiB ≈ 30 × 16 MiB), and
+		// buffer more memtables while one is flushed, so that a CPU-starved compactor does
+		// not stall committers.
+		WithNumMemtables(8).
+		WithNumLevelZeroTables(10).
+		WithNumLevelZeroTablesStall(30).
 		WithLogger(badgerLogger{logger.With("component", "badger")})
 }
 

@@ -49,7 +49,7 @@ type config struct {
 	backend, mode, dir, pgURI, pgData, label, in, cpuProfile string
 	writers, rate, n                                         int
 	dur, warm, maxDur, window                                time.Duration
-	proofs, memtableMB, committers                           int
+	proofs, memtableMB, committers, numMemtables, l0Stall    int
 }
 
 func main() {
@@ -66,6 +66,8 @@ func main() {
 	flag.IntVar(&c.rate, "rate", 200, "latency: events per second")
 	flag.IntVar(&c.n, "n", 20000, "seq: backlog; proof: tree size")
 	flag.IntVar(&c.committers, "committers", 1, "group commit: concurrent committers (each writes one QueueLeaves call at a time)")
+	flag.IntVar(&c.numMemtables, "memtables", 0, "Badger: number of memtables (0: the store's default)")
+	flag.IntVar(&c.l0Stall, "l0stall", 0, "Badger: level-0 tables before writes stall (0: the store's default)")
 	flag.IntVar(&c.memtableMB, "memtable", 0, "Badger: memtable size in MiB (0: the store's default)")
 	flag.IntVar(&c.proofs, "proofs", 2000, "proof: timed proofs")
 	flag.DurationVar(&c.dur, "dur", 10*time.Second, "measured window")
@@ -115,8 +117,17 @@ func openBackend(ctx context.Context, c config) (*backend, error) {
 	switch c.backend {
 	case "badger":
 		var o badgerstore.Options
-		if c.memtableMB > 0 {
-			o.Badger = func(bo badger.Options) badger.Options { return bo.WithMemTableSize(int64(c.memtableMB) << 20) }
+		o.Badger = func(bo badger.Options) badger.Options {
+			if c.memtableMB > 0 {
+				bo = bo.WithMemTableSize(int64(c.memtableMB) << 20)
+			}
+			if c.numMemtables > 0 {
+				bo = bo.WithNumMemtables(c.numMemtables)
+			}
+			if c.l0Stall > 0 {
+				bo = bo.WithNumLevelZeroTables(c.l0Stall / 2).WithNumLevelZeroTablesStall(c.l0Stall)
+			}
+			return bo
 		}
 		s, err := badgerstore.Open(ctx, c.dir, o)
 		if err != nil {
