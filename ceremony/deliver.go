@@ -52,7 +52,7 @@ func (s *Service) deliver(ctx context.Context, env, signer, kind, channel, recip
 		}
 		s.log.Warn("ceremony: delivery failed", "envelope", env, "signer", signer, "kind", kind, "channel", channel, "attempts", attempts, "err", msg)
 	}
-	if werr := s.opt.DB.Update(func(txn *badger.Txn) error {
+	if werr := s.state.write(func(txn *badger.Txn) error {
 		return setJSON(txn, fmt.Sprintf("%s%s/%020d-%s", kDelivery, env, time.Now().UnixNano(), rec.ID[:8]), rec) // wall-clock order
 	}); werr != nil {
 		s.log.Error("ceremony: record delivery", "envelope", env, "err", werr)
@@ -124,13 +124,13 @@ func (s *Service) notifyLink(ctx context.Context, id, signerID, kind string) ([]
 	sg := e.Signers[si]
 	token := randomSecret()
 	tkey := kToken + hashSecret(token)
-	if err := s.opt.DB.Update(func(txn *badger.Txn) error {
+	if err := s.state.write(func(txn *badger.Txn) error {
 		return setJSON(txn, tkey, tokenRecord{Envelope: id, Signer: signerID, Created: s.now().UTC()})
 	}); err != nil {
 		return nil, fmt.Errorf("ceremony: store link token: %w", err)
 	}
 	drop := func() {
-		_ = s.opt.DB.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(tkey)) })
+		_ = s.state.write(func(txn *badger.Txn) error { return txn.Delete([]byte(tkey)) })
 	}
 	tmpl := kind
 	if kind == "reinvitation" {

@@ -39,7 +39,7 @@ func (p logPending) Wait(ctx context.Context) (Receipt, error) {
 }
 
 // ToLedgerEvent converts a ceremony event to the ledger's event type. Values that went through
-// JSON (a step marker read back after a crash) are normalised back: integral numbers to int64
+// JSON (an event record read back to append it again after a crash) are normalised back: integral numbers to int64
 // and objects of strings to map[string]string, so the leaf is byte-for-byte the same.
 func ToLedgerEvent(ev Event) (event.Event, error) {
 	var data map[string]any

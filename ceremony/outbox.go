@@ -26,6 +26,7 @@ type OutboxMessage struct {
 // it. Messages hold links and codes in clear, so it must never be used in production.
 type Outbox struct {
 	db  *badger.DB
+	w   *groupWriter // concurrent messages share one synced write
 	now func() time.Time
 }
 
@@ -34,7 +35,7 @@ func NewOutbox(db *badger.DB, now func() time.Time) *Outbox {
 	if now == nil {
 		now = time.Now
 	}
-	return &Outbox{db: db, now: now}
+	return &Outbox{db: db, w: newGroupWriter(db), now: now}
 }
 
 func (o *Outbox) put(m OutboxMessage) error {
@@ -48,7 +49,7 @@ func (o *Outbox) put(m OutboxMessage) error {
 	if err != nil {
 		return err
 	}
-	return o.db.Update(func(txn *badger.Txn) error { return txn.Set([]byte(outboxPrefix+m.ID), b) })
+	return o.w.write(func(txn *badger.Txn) error { return txn.Set([]byte(outboxPrefix+m.ID), b) })
 }
 
 // SendEmail implements Notifier.

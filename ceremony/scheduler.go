@@ -61,7 +61,7 @@ func (s *Service) RunDue(ctx context.Context) error {
 			s.log.Warn("ceremony: due item failed; will retry", "envelope", env, "kind", kind, "err", herr)
 			continue
 		}
-		if err := s.opt.DB.Update(func(txn *badger.Txn) error { return txn.Delete([]byte(k)) }); err != nil {
+		if err := s.state.write(func(txn *badger.Txn) error { return txn.Delete([]byte(k)) }); err != nil {
 			return fmt.Errorf("ceremony: remove due item: %w", err)
 		}
 	}

@@ -3,10 +3,12 @@
 // certificate issuance and PAdES signing.
 //
 // Guarantees:
-//   - Every change of ceremony state is preceded by its ledger event: a step's events are
-//     appended (and durable) before the state that they describe is written. A marker written
-//     before the append lets a restarted service finish a step that a crash interrupted, so the
-//     ledger and the state never diverge (see Service and reconcile).
+//   - A step is acknowledged only once both its state and its ledger events are durable, and
+//     after a crash neither exists without the other: the state is written first, in one
+//     transaction with the ceremony's copy of the events, and the events are then appended to
+//     the ledger. A restarted service appends again every event whose receipt it has not
+//     stored (the ledger stores an identical leaf once), before any step runs; a step whose
+//     append failed is finished by the next step on the same envelope (see commitStep).
 //   - The rules (rules.go) are enforced here, not in the browser: a violation returns an *Error
 //     with a machine-readable code and changes nothing, except a wrong or expired code, which is
 //     itself a recorded step (otp.failed, otp.locked).
@@ -69,9 +71,15 @@ type Service struct {
 	now    func() time.Time
 	commit func(salt []byte, field, value string) string
 
+	// state coalesces concurrent writes into one synced Badger transaction.
+	state *groupWriter
+
 	mu      sync.Mutex
 	locks   map[string]*envLock
 	waiters map[string]chan struct{} // event id → closed when its receipt is stored
+	// unappended holds, per envelope, the range of event sequence numbers whose state is
+	// written but whose ledger append has not succeeded yet in this process.
+	unappended map[string]seqRange
 
 	bg     context.Context
 	cancel context.CancelFunc
@@ -147,8 +155,8 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		return nil, fmt.Errorf("ceremony: %w", err)
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Service{opt: opt, docs: docs, log: opt.Logger, now: opt.Now, commit: opt.Commit,
-		locks: map[string]*envLock{}, waiters: map[string]chan struct{}{}, bg: bg, cancel: cancel}
+	s := &Service{opt: opt, docs: docs, log: opt.Logger, now: opt.Now, commit: opt.Commit, state: newGroupWriter(opt.DB),
+		locks: map[string]*envLock{}, waiters: map[string]chan struct{}{}, unappended: map[string]seqRange{}, bg: bg, cancel: cancel}
 	if err := s.reconcile(ctx); err != nil {
 		cancel()
 		return nil, err
@@ -249,7 +257,7 @@ func (s *Service) step(ctx context.Context, id string, fn func(e *Envelope, m *m
 	defer release()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if err := s.reconcileOne(ctx, id); err != nil {
+	if err := s.appendUnappended(ctx, id); err != nil {
 		return nil, nil, err
 	}
 	e, err := s.Envelope(ctx, id)
@@ -272,34 +280,39 @@ func (s *Service) step(ctx context.Context, id string, fn func(e *Envelope, m *m
 	return e, evs, ferr
 }
 
-// commitStep writes the marker, appends the events, then writes the state.
-func (s *Service) commitStep(ctx context.Context, e *Envelope, evs []Event, w *writes) error {
-	s.derive(e, evs, w)
-	mk := marker{Events: evs, State: e, Set: w.set, Del: w.del}
-	if err := s.opt.DB.Update(func(txn *badger.Txn) error { return setJSON(txn, kPending+e.ID, mk) }); err != nil {
-		return fmt.Errorf("ceremony: write step marker for %s: %w", e.ID, err)
-	}
-	return s.apply(ctx, mk)
-}
+// seqRange is an inclusive range of event sequence numbers of one envelope.
+type seqRange struct{ lo, hi uint64 }
 
-// apply appends a marker's events and writes its state. It is used both by a live step and by
-// reconciliation after a crash.
-func (s *Service) apply(ctx context.Context, mk marker) error {
-	pendings := make([]Pending, len(mk.Events))
-	for i, ev := range mk.Events {
-		p, err := s.opt.Ledger.Append(ctx, ev)
-		if err != nil {
-			return fmt.Errorf("ceremony: append %s event of envelope %s: %w", ev.Type, ev.Envelope, err)
+// commitStep makes a step durable. The new state, the writes derived from it and the
+// ceremony's records of the events go to Badger in one transaction (shared with concurrent
+// steps: one sync for many); then the events are appended to the ledger, in order. Only then
+// is the step acknowledged.
+//
+// Writing the state before the append needs no separate marker: an event record without a
+// receipt is itself the proof that the event may not be in the ledger yet. After a crash,
+// reconcile appends every such event again before any step runs (the ledger stores an
+// identical leaf once), so no state outlives a crash without its events, and no event is
+// appended before its state is durable. While the process lives, an append that failed is
+// retried by the next step on the envelope (appendUnappended), so the ledger keeps the
+// envelope's order. Events are validated against the ledger's schema before anything is
+// written, so an append cannot fail for the event's own sake.
+func (s *Service) commitStep(ctx context.Context, e *Envelope, evs []Event, w *writes) error {
+	for _, ev := range evs {
+		le, err := ToLedgerEvent(ev)
+		if err == nil {
+			err = le.Validate()
 		}
-		pendings[i] = p
+		if err != nil {
+			return fmt.Errorf("ceremony: %s event of envelope %s: %w", ev.Type, e.ID, err)
+		}
 	}
-	e := mk.State
-	first := e.Events - uint64(len(mk.Events)) + 1
-	err := s.opt.DB.Update(func(txn *badger.Txn) error {
+	s.derive(e, evs, w)
+	first := e.Events - uint64(len(evs)) + 1
+	err := s.state.write(func(txn *badger.Txn) error {
 		if err := setJSON(txn, kEnvelope+e.ID, e); err != nil {
 			return err
 		}
-		for i, ev := range mk.Events {
+		for i, ev := range evs {
 			k := eventKey(e.ID, first+uint64(i))
 			if err := setJSON(txn, k, eventRecord{Seq: first + uint64(i), Event: ev}); err != nil {
 				return err
@@ -308,25 +321,80 @@ func (s *Service) apply(ctx context.Context, mk marker) error {
 				return err
 			}
 		}
-		for k, v := range mk.Set {
+		for k, v := range w.set {
 			if err := txn.Set([]byte(k), v); err != nil {
 				return err
 			}
 		}
-		for _, k := range mk.Del {
+		for _, k := range w.del {
 			if err := txn.Delete([]byte(k)); err != nil {
 				return err
 			}
 		}
-		return txn.Delete([]byte(kPending + e.ID))
+		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("ceremony: write state of envelope %s: %w", e.ID, err)
 	}
-	for i, ev := range mk.Events {
-		s.track(e.ID, first+uint64(i), ev.ID, pendings[i])
+	s.mu.Lock()
+	r, ok := s.unappended[e.ID]
+	if !ok {
+		r.lo = first
+	}
+	r.hi = e.Events
+	s.unappended[e.ID] = r
+	s.mu.Unlock()
+	return s.appendEvents(ctx, e.ID, first, evs)
+}
+
+// appendEvents appends events of envelope env, numbered from first, in order, and tracks their
+// receipts. Once all are appended, the envelope has no unappended events up to the last one.
+func (s *Service) appendEvents(ctx context.Context, env string, first uint64, evs []Event) error {
+	pendings := make([]Pending, len(evs))
+	for i, ev := range evs {
+		p, err := s.opt.Ledger.Append(ctx, ev)
+		if err != nil {
+			return fmt.Errorf("ceremony: append %s event of envelope %s: %w", ev.Type, env, err)
+		}
+		pendings[i] = p
+	}
+	last := first + uint64(len(evs)) - 1
+	s.mu.Lock()
+	if r, ok := s.unappended[env]; ok && r.hi <= last {
+		delete(s.unappended, env)
+	}
+	s.mu.Unlock()
+	for i, ev := range evs {
+		s.track(env, first+uint64(i), ev.ID, pendings[i])
 	}
 	return nil
+}
+
+// appendUnappended appends again the events of envelope id whose state was written but whose
+// append failed earlier in this process. It runs under the envelope's step lock.
+func (s *Service) appendUnappended(ctx context.Context, id string) error {
+	s.mu.Lock()
+	r, ok := s.unappended[id]
+	s.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	var evs []Event
+	err := s.opt.DB.View(func(txn *badger.Txn) error {
+		for seq := r.lo; seq <= r.hi; seq++ {
+			var rec eventRecord
+			if err := getJSON(txn, eventKey(id, seq), &rec); err != nil {
+				return err
+			}
+			evs = append(evs, rec.Event)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("ceremony: read unappended events of %s: %w", id, err)
+	}
+	s.log.Info("ceremony: appending events of an interrupted step", "envelope", id, "events", len(evs))
+	return s.appendEvents(ctx, id, r.lo, evs)
 }
 
 // track waits in the background for an event's receipt and stores it.
@@ -352,7 +420,7 @@ func (s *Service) track(env string, seq uint64, id string, p Pending) {
 			return
 		}
 		k := eventKey(env, seq)
-		err = s.opt.DB.Update(func(txn *badger.Txn) error {
+		err = s.state.write(func(txn *badger.Txn) error {
 			var rec eventRecord
 			if err := getJSON(txn, k, &rec); err != nil {
 				return err
@@ -383,7 +451,9 @@ func (s *Service) Receipts(ctx context.Context, evs []Event, wait time.Duration)
 			select {
 			case <-ch:
 			case <-deadline.C:
+				continue // still being sequenced: no receipt stored yet, no need to look
 			case <-ctx.Done():
+				continue
 			}
 		}
 		if r, err := s.Receipt(ctx, ev.ID); err == nil && r != nil {
@@ -481,37 +551,11 @@ func (s *Service) derive(e *Envelope, evs []Event, w *writes) {
 	}
 }
 
-// reconcile finishes every step that a crash interrupted.
+// reconcile appends again, after a restart, every event whose receipt was not stored: the
+// events of a step interrupted between its state and its append, and events appended but not
+// yet sequenced when the process stopped. The ledger stores an identical leaf once.
 func (s *Service) reconcile(ctx context.Context) error {
-	var ids []string
-	err := s.opt.DB.View(func(txn *badger.Txn) error {
-		return scan(txn, kPending, func(k string, _ []byte) error {
-			ids = append(ids, strings.TrimPrefix(k, kPending))
-			return nil
-		})
-	})
-	if err != nil {
-		return fmt.Errorf("ceremony: list interrupted steps: %w", err)
-	}
-	for _, id := range ids {
-		if err := s.reconcileOne(ctx, id); err != nil {
-			return err
-		}
-	}
 	return s.retrackReceipts(ctx)
-}
-
-func (s *Service) reconcileOne(ctx context.Context, id string) error {
-	var mk marker
-	err := s.opt.DB.View(func(txn *badger.Txn) error { return getJSON(txn, kPending+id, &mk) })
-	if isNotFound(err) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("ceremony: read step marker of %s: %w", id, err)
-	}
-	s.log.Info("ceremony: finishing an interrupted step", "envelope", id, "events", len(mk.Events))
-	return s.apply(ctx, mk)
 }
 
 // retrackReceipts appends again (idempotently) the events whose receipt was not stored before

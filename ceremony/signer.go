@@ -56,27 +56,29 @@ func (s *Service) OpenLink(ctx context.Context, token, clientIP, userAgent strin
 	if si < 0 || e.Status == StatusVoided || e.Status == StatusDraft {
 		return nil, nil, errBadLink()
 	}
+	sess := &Session{Secret: randomSecret(), CSRF: randomSecret(), Expires: s.now().Add(s.opt.SessionTTL).UTC(),
+		Ref: SignerRef{Envelope: tr.Envelope, Signer: tr.Signer}}
+	sess.Ref.CSRF = sess.CSRF
+	skey, srec := kSession+hashSecret(sess.Secret), sessionRecord{Envelope: tr.Envelope, Signer: tr.Signer, CSRF: sess.CSRF, Expires: sess.Expires}
 	var evs []Event
 	if e.Status == StatusSent && e.Signers[si].Status != SignerWaiting {
-		_, evs, err = s.step(ctx, e.ID, func(e *Envelope, m *machine, _ *writes) ([]Event, error) {
+		_, evs, err = s.step(ctx, e.ID, func(e *Envelope, m *machine, w *writes) ([]Event, error) {
 			evs, rerr := m.linkOpened(e, si, clientIP, userAgent)
 			if rerr != nil && rerr.Code != CodeNotInvited {
 				return nil, nil // finished or locked signers may still look at their state
 			}
+			w.put(skey, srec) // the session is stored with the step, in the same write
 			return evs, asErr(rerr)
 		})
 		if err != nil {
 			return nil, nil, err
 		}
 	}
-	sess := &Session{Secret: randomSecret(), CSRF: randomSecret(), Expires: s.now().Add(s.opt.SessionTTL).UTC(),
-		Ref: SignerRef{Envelope: tr.Envelope, Signer: tr.Signer}}
-	sess.Ref.CSRF = sess.CSRF
-	err = s.opt.DB.Update(func(txn *badger.Txn) error {
-		return setJSON(txn, kSession+hashSecret(sess.Secret), sessionRecord{Envelope: tr.Envelope, Signer: tr.Signer, CSRF: sess.CSRF, Expires: sess.Expires})
-	})
-	if err != nil {
-		return nil, nil, fmt.Errorf("ceremony: store session: %w", err)
+	if len(evs) == 0 {
+		err = s.state.write(func(txn *badger.Txn) error { return setJSON(txn, skey, srec) })
+		if err != nil {
+			return nil, nil, fmt.Errorf("ceremony: store session: %w", err)
+		}
 	}
 	return sess, evs, nil
 }

@@ -113,7 +113,12 @@ func (s *Service) signDocuments(ctx context.Context, id, signerID string) ([]Eve
 			if e.Documents[d].Current != before || e.Signers[si].Status != SignerSigning {
 				return nil, conflict(CodeSigning, "document %s changed while signing", doc.ID)
 			}
-			return m.documentSigned(e, si, d, before, after), nil
+			evs := m.documentSigned(e, si, d, before, after)
+			if allSignedBy(e, si) {
+				// The last signature and the signer's completion are one step (one write).
+				evs = append(evs, m.signerCompleted(e, si)...)
+			}
+			return evs, nil
 		})
 		if err != nil {
 			return all, err
@@ -171,4 +176,18 @@ func (s *Service) finalize(ctx context.Context, id string) error {
 	}
 	s.sendCompleted(ctx, e)
 	return nil
+}
+
+// allSignedBy reports whether signer si has signed every document of the envelope.
+func allSignedBy(e *Envelope, si int) bool {
+	sd := e.Signers[si].Signed
+	if len(sd) != len(e.Documents) {
+		return false
+	}
+	for _, d := range sd {
+		if d == "" {
+			return false
+		}
+	}
+	return true
 }

@@ -12,7 +12,6 @@ import (
 // Badger keys, all under "ceremony/".
 const (
 	kEnvelope = "ceremony/env/"     // + id → Envelope
-	kPending  = "ceremony/pending/" // + envelope id → marker (events appended before the state)
 	kEvent    = "ceremony/ev/"      // + envelope id + "/" + %020d seq → eventRecord
 	kEventID  = "ceremony/evid/"    // + event id → event key
 	kToken    = "ceremony/token/"   // + sha256(token) → tokenRecord
@@ -23,17 +22,9 @@ const (
 	kDelivery = "ceremony/delivery/"
 )
 
-// marker is written before a step's events go to the ledger. If the process dies before the
-// state is written, reconciliation appends the same events again (the ledger deduplicates
-// identical leaves) and writes the state, so that the ledger and the state never diverge.
-type marker struct {
-	Events []Event           `json:"events"`
-	State  *Envelope         `json:"state"`
-	Set    map[string][]byte `json:"set,omitempty"`
-	Del    []string          `json:"del,omitempty"`
-}
-
 // eventRecord is the ceremony's copy of one of its ledger events, with its receipt once known.
+// A record without a receipt is an event that may not be in the ledger yet: reconcile appends
+// it again after a restart.
 type eventRecord struct {
 	Seq     uint64   `json:"seq"`
 	Event   Event    `json:"event"`

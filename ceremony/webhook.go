@@ -135,7 +135,7 @@ func (s *Service) deliverWebhook(ctx context.Context, env, ref string) error {
 		d.NextAt = now.Add(backoff)
 		next = dueKey(d.NextAt, env, "webhook", ref)
 	}
-	return s.opt.DB.Update(func(txn *badger.Txn) error {
+	return s.state.write(func(txn *badger.Txn) error {
 		if err := setJSON(txn, key, d); err != nil {
 			return err
 		}

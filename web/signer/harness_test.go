@@ -24,6 +24,7 @@ import (
 	"github.com/paraphe/paraphe/ca/keys"
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
+	"github.com/paraphe/paraphe/ledger/badgerstore"
 	"github.com/paraphe/paraphe/tsa"
 	"github.com/paraphe/paraphe/web/api"
 	"github.com/paraphe/paraphe/web/signer"
@@ -60,6 +61,7 @@ type world struct {
 	pki    http.Handler
 	outbox *ceremony.Outbox
 	sealer ceremony.Sealer
+	tsa    *tsa.TSA // set by newRealWorld
 	// receiptWait is how long answers wait for receipts (3 s in tests).
 	receiptWait time.Duration
 	// roots and rootCert are set by newRealWorld.
@@ -77,7 +79,8 @@ func buildWorld(t testing.TB, real bool) *world {
 	t.Helper()
 	w := &world{t: t, ledger: ceremonytest.NewLedger(t), ca: ceremonytest.NewCA(t), smtp: ceremonytest.NewSMTPSink(t),
 		sms: ceremonytest.NewSMSSink(t), clock: &clock{t: time.Now().UTC()}, dir: t.TempDir()}
-	db, err := badger.Open(badger.DefaultOptions(w.dir + "/db").WithLogger(nil).WithSyncWrites(true))
+	// The appliance's own options for its state store: synced writes, 16 MiB memtable.
+	db, err := badger.Open(badgerstore.BadgerOptions(w.dir+"/db", slog.New(slog.DiscardHandler)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -173,6 +176,7 @@ func (w *world) realPKI(mux *http.ServeMux, logger *slog.Logger) (ceremony.PDFEn
 		t.Fatalf("tsa: %v", err)
 	}
 	t.Cleanup(func() { ts.Close() })
+	w.tsa = ts
 	w.sealer = ceremony.PAdESSealer{Signer: set.SealSigner, Chain: append([]*x509.Certificate{set.Seal}, chainAbove(set.Seal, set)...), Timestamper: ts,
 		Certs: []*x509.Certificate{set.Root}, Logger: logger}
 	w.roots = x509.NewCertPool()

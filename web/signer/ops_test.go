@@ -274,8 +274,9 @@ func TestCrashBetweenEventAndState(t *testing.T) {
 	alice := w.party(alice0)
 	alice.open(w.lastMailTo("alice@example.org").Link())
 
-	// The page.read event is durable but the process "dies" before the state: the step is not
-	// acknowledged; the restarted service finishes it from its marker, once.
+	// The page.read event is durable but the process "dies" before acknowledging it: the
+	// step is not acknowledged; the restarted service appends it again from its record, and the
+	// ledger keeps it once.
 	crash.after = ceremony.EvPageRead
 	if r := alice.readPage(1, 1); r.Status != http.StatusInternalServerError {
 		t.Fatalf("crashed step: %d %s", r.Status, r.Body)
@@ -285,20 +286,34 @@ func TestCrashBetweenEventAndState(t *testing.T) {
 	if len(st.Documents[0].PagesRead) != 1 || st.Documents[0].PagesRead[0] != 1 {
 		t.Fatalf("after restart, pages read %v", st.Documents[0].PagesRead)
 	}
+	// The append fails without a restart: the next step on the envelope appends the failed
+	// step's event before its own, so the ledger keeps the envelope's order.
+	crash.after = ceremony.EvPageRead
+	if r := alice.readPage(1, 2); r.Status != http.StatusInternalServerError {
+		t.Fatalf("failed append: %d %s", r.Status, r.Body)
+	}
+	if r := alice.readPage(1, 3); r.Status != http.StatusOK {
+		t.Fatalf("step after a failed append: %d %s", r.Status, r.Body)
+	}
 	tl := waitReceipts(t, w, id)
-	n := 0
+	var pages []int
 	seenIdx := map[uint64]bool{}
+	last := map[string]uint64{}
 	for _, e := range tl {
 		if e.Event.Type == ceremony.EvPageRead {
-			n++
+			pages = append(pages, int(toInt(e.Event.Data["page"])))
 		}
 		if seenIdx[e.Receipt.Index] {
 			t.Fatalf("two events share leaf %d", e.Receipt.Index)
 		}
 		seenIdx[e.Receipt.Index] = true
+		if e.Receipt.Index < last[e.Event.Envelope] {
+			t.Fatalf("event %d (%s) is before the envelope's previous event in the ledger", e.Seq, e.Event.Type)
+		}
+		last[e.Event.Envelope] = e.Receipt.Index
 	}
-	if n != 1 {
-		t.Fatalf("%d page.read events", n)
+	if len(pages) != 3 || pages[0] != 1 || pages[1] != 2 || pages[2] != 3 {
+		t.Fatalf("page.read events for pages %v", pages)
 	}
 
 	// The CA is down when the code is verified: the signer stays "signing", and the scheduler
@@ -330,3 +345,16 @@ func TestCrashBetweenEventAndState(t *testing.T) {
 }
 
 type x509Cert = x509.Certificate
+
+// toInt reads a JSON number of an event's data (an int in memory, a float64 once decoded).
+func toInt(v any) int64 {
+	switch x := v.(type) {
+	case int:
+		return int64(x)
+	case int64:
+		return x
+	case float64:
+		return int64(x)
+	}
+	return -1
+}
