@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -30,6 +32,7 @@ import (
 	"github.com/paraphe/paraphe/tsa"
 	"github.com/paraphe/paraphe/web/api"
 	"github.com/paraphe/paraphe/web/signer"
+	"github.com/paraphe/paraphe/web/verifyui"
 )
 
 // withEvidence mounts, in front of the world's handler, the sender API and the signer protocol
@@ -215,6 +218,38 @@ func TestEvidenceBundle(t *testing.T) {
 		}
 		if r := w.api("GET", "/api/v1/envelopes/"+id+"/evidence?signer=alice", nil); r.Status != http.StatusOK {
 			t.Fatalf("per-signer bundle through the API: %d", r.Status)
+		}
+	})
+
+	t.Run("verification page", func(t *testing.T) {
+		h, err := verifyui.New(verifyui.Options{Roots: w.roots, LedgerKey: w.ledger.VerifierKey})
+		if err != nil {
+			t.Fatal(err)
+		}
+		post := func(name string, data []byte) string {
+			var b bytes.Buffer
+			mw := multipart.NewWriter(&b)
+			fw, _ := mw.CreateFormFile("file", name)
+			fw.Write(data)
+			mw.Close()
+			req := httptest.NewRequest("POST", "/verify?lang=fr", &b)
+			req.Header.Set("Content-Type", mw.FormDataContentType())
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				t.Fatalf("POST /verify %s: %d %s", name, rec.Code, rec.Body)
+			}
+			return rec.Body.String()
+		}
+		if body := post("dossier.zip", bundle); !strings.Contains(body, ">VALIDE<") || !strings.Contains(body, "Alice Martin") {
+			t.Fatalf("bundle on the page:\n%s", body)
+		}
+		if body := post("compromis.pdf", parsed.Files[parsed.Manifest.Documents[0].File]); !strings.Contains(body, ">VALIDE<") || !strings.Contains(body, "B-LTA") {
+			t.Fatalf("signed PDF on the page:\n%s", body)
+		}
+		bad := tamperManifest(t, parsed, func(m *evidence.Manifest) { m.Salt = strings.Repeat("11", 32) })
+		if body := post("falsifié.zip", bad); !strings.Contains(body, ">NON VALIDE<") || !strings.Contains(body, "does not open") {
+			t.Fatalf("tampered bundle on the page:\n%s", body)
 		}
 	})
 
