@@ -111,7 +111,10 @@ func extCritical(c *x509.Certificate, oid asn1.ObjectIdentifier) bool {
 }
 
 func TestIssueSignerValidity(t *testing.T) {
-	c := newTestCA(t, nil, func(o *Options) { o.SignerValidity = 10 * time.Minute; o.Policies = []asn1.ObjectIdentifier{{0, 4, 0, 194112, 1, 0}, {1, 2, 3}} })
+	c := newTestCA(t, nil, func(o *Options) {
+		o.SignerValidity = 10 * time.Minute
+		o.Policies = []asn1.ObjectIdentifier{{0, 4, 0, 194112, 1, 0}, {1, 2, 3}}
+	})
 	cert, err := c.IssueSigner(context.Background(), signerRequest(t))
 	if err != nil {
 		t.Fatal(err)
@@ -136,28 +139,30 @@ func TestIssueSignerRejectsBadInput(t *testing.T) {
 	rsaSmall, _ := rsa.GenerateKey(rand.Reader, 1024)
 	p224, _ := ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	for name, mut := range map[string]func(*SignerRequest){
-		"empty name":       func(r *SignerRequest) { r.Name = "  " },
-		"long name":        func(r *SignerRequest) { r.Name = strings.Repeat("é", 65) },
-		"control in name":  func(r *SignerRequest) { r.Name = "A\x00B" },
-		"newline in name":  func(r *SignerRequest) { r.Name = "A\nB" },
-		"invalid utf8":     func(r *SignerRequest) { r.Name = "\xff" },
-		"long org":         func(r *SignerRequest) { r.Organization = strings.Repeat("o", 65) },
-		"no email":         func(r *SignerRequest) { r.Email = "" },
-		"bad email":        func(r *SignerRequest) { r.Email = "not-an-address" },
-		"display name":     func(r *SignerRequest) { r.Email = "Jeanne <jeanne@example.org>" },
-		"two addresses":    func(r *SignerRequest) { r.Email = "a@example.org, b@example.org" },
-		"non-ascii email":  func(r *SignerRequest) { r.Email = "jéanne@example.org" },
-		"space in email":   func(r *SignerRequest) { r.Email = "jeanne @example.org" },
-		"nil key":          func(r *SignerRequest) { r.PublicKey = nil },
-		"typed nil key":    func(r *SignerRequest) { r.PublicKey = (*ecdsa.PublicKey)(nil) },
-		"private key":      func(r *SignerRequest) { r.PublicKey = signerKey(t) },
-		"small rsa":        func(r *SignerRequest) { r.PublicKey = &rsaSmall.PublicKey },
-		"p224":             func(r *SignerRequest) { r.PublicKey = &p224.PublicKey },
-		"short ed25519":    func(r *SignerRequest) { r.PublicKey = ed25519.PublicKey{1, 2} },
-		"no leaf hash":     func(r *SignerRequest) { r.Binding.LeafHash = nil },
-		"short leaf hash":  func(r *SignerRequest) { r.Binding.LeafHash = make([]byte, 31) },
-		"long leaf hash":   func(r *SignerRequest) { r.Binding.LeafHash = make([]byte, 33) },
-		"off-curve ecdsa":  func(r *SignerRequest) { r.PublicKey = &ecdsa.PublicKey{Curve: elliptic.P256(), X: big.NewInt(1), Y: big.NewInt(1)} },
+		"empty name":      func(r *SignerRequest) { r.Name = "  " },
+		"long name":       func(r *SignerRequest) { r.Name = strings.Repeat("é", 65) },
+		"control in name": func(r *SignerRequest) { r.Name = "A\x00B" },
+		"newline in name": func(r *SignerRequest) { r.Name = "A\nB" },
+		"invalid utf8":    func(r *SignerRequest) { r.Name = "\xff" },
+		"long org":        func(r *SignerRequest) { r.Organization = strings.Repeat("o", 65) },
+		"no email":        func(r *SignerRequest) { r.Email = "" },
+		"bad email":       func(r *SignerRequest) { r.Email = "not-an-address" },
+		"display name":    func(r *SignerRequest) { r.Email = "Jeanne <jeanne@example.org>" },
+		"two addresses":   func(r *SignerRequest) { r.Email = "a@example.org, b@example.org" },
+		"non-ascii email": func(r *SignerRequest) { r.Email = "jéanne@example.org" },
+		"space in email":  func(r *SignerRequest) { r.Email = "jeanne @example.org" },
+		"nil key":         func(r *SignerRequest) { r.PublicKey = nil },
+		"typed nil key":   func(r *SignerRequest) { r.PublicKey = (*ecdsa.PublicKey)(nil) },
+		"private key":     func(r *SignerRequest) { r.PublicKey = signerKey(t) },
+		"small rsa":       func(r *SignerRequest) { r.PublicKey = &rsaSmall.PublicKey },
+		"p224":            func(r *SignerRequest) { r.PublicKey = &p224.PublicKey },
+		"short ed25519":   func(r *SignerRequest) { r.PublicKey = ed25519.PublicKey{1, 2} },
+		"no leaf hash":    func(r *SignerRequest) { r.Binding.LeafHash = nil },
+		"short leaf hash": func(r *SignerRequest) { r.Binding.LeafHash = make([]byte, 31) },
+		"long leaf hash":  func(r *SignerRequest) { r.Binding.LeafHash = make([]byte, 33) },
+		"off-curve ecdsa": func(r *SignerRequest) {
+			r.PublicKey = &ecdsa.PublicKey{Curve: elliptic.P256(), X: big.NewInt(1), Y: big.NewInt(1)}
+		},
 		"unsupported type": func(r *SignerRequest) { r.PublicKey = "key" },
 	} {
 		r := signerRequest(t)
@@ -388,13 +393,26 @@ func TestParseBinding(t *testing.T) {
 	}
 	h := leafHash("x")
 	for name, v := range map[string][]byte{
-		"empty":          {},
-		"trailing":       append(append([]byte{}, good...), 0),
-		"negative index": mustASN1(t, struct{ I int64; H []byte }{-1, h}),
-		"short hash":     mustASN1(t, struct{ I int64; H []byte }{1, h[:31]}),
-		"no hash":        mustASN1(t, struct{ I int64 }{1}),
-		"extra field":    mustASN1(t, struct{ I int64; H []byte; X int }{1, h, 2}),
-		"huge index":     mustASN1(t, struct{ I *big.Int; H []byte }{new(big.Int).Lsh(big.NewInt(1), 64), h}),
+		"empty":    {},
+		"trailing": append(append([]byte{}, good...), 0),
+		"negative index": mustASN1(t, struct {
+			I int64
+			H []byte
+		}{-1, h}),
+		"short hash": mustASN1(t, struct {
+			I int64
+			H []byte
+		}{1, h[:31]}),
+		"no hash": mustASN1(t, struct{ I int64 }{1}),
+		"extra field": mustASN1(t, struct {
+			I int64
+			H []byte
+			X int
+		}{1, h, 2}),
+		"huge index": mustASN1(t, struct {
+			I *big.Int
+			H []byte
+		}{new(big.Int).Lsh(big.NewInt(1), 64), h}),
 		"not a sequence": {0x04, 0x01, 0x00},
 	} {
 		if _, ok, err := ParseBinding(mk(pkix.Extension{Id: OIDLedgerBinding, Value: v})); err == nil || !ok {

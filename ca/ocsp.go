@@ -45,7 +45,7 @@ var (
 	oidOCSPBasic = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 1}
 	oidOCSPNonce = asn1.ObjectIdentifier{1, 3, 6, 1, 5, 5, 7, 48, 1, 2}
 	hashOIDs     = map[string]crypto.Hash{
-		asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}.String():              crypto.SHA1,
+		asn1.ObjectIdentifier{1, 3, 14, 3, 2, 26}.String():             crypto.SHA1,
 		asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 1}.String(): crypto.SHA256,
 		asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 2}.String(): crypto.SHA384,
 		asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 2, 3}.String(): crypto.SHA512,
@@ -298,12 +298,13 @@ type singleStatus struct {
 	status    string // StatusGood, StatusRevoked or "unknown"
 	revokedAt time.Time
 	reason    int
+	next      time.Time // nextUpdate
 }
 
 const statusUnknown = "unknown"
 
 // sign builds and signs a successful BasicOCSPResponse.
-func (r *responder) sign(producedAt, thisUpdate, nextUpdate time.Time, singles []singleStatus, nonce []byte) ([]byte, error) {
+func (r *responder) sign(producedAt, thisUpdate time.Time, singles []singleStatus, nonce []byte) ([]byte, error) {
 	var tbs cryptobyte.Builder
 	tbs.AddASN1(cbasn1.SEQUENCE, func(b *cryptobyte.Builder) {
 		b.AddASN1(cbasn1.Tag(2).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) { // byKey
@@ -331,7 +332,7 @@ func (r *responder) sign(producedAt, thisUpdate, nextUpdate time.Time, singles [
 					}
 					b.AddASN1GeneralizedTime(thisUpdate)
 					b.AddASN1(cbasn1.Tag(0).Constructed().ContextSpecific(), func(b *cryptobyte.Builder) {
-						b.AddASN1GeneralizedTime(nextUpdate)
+						b.AddASN1GeneralizedTime(s.next)
 					})
 				})
 			}
@@ -420,6 +421,9 @@ func (c *CA) answerOCSP(ctx context.Context, der []byte) ocspAnswer {
 	if err != nil {
 		return ocspAnswer{der: errorResponse(ocspMalformedRequest), result: resultMalformed}
 	}
+	now := c.now().UTC().Truncate(time.Second)
+	next := now.Add(c.ocspV)
+	minNext := next
 	singles := make([]singleStatus, len(req.certs))
 	for i := range req.certs {
 		id := &req.certs[i]
@@ -427,25 +431,32 @@ func (c *CA) answerOCSP(ctx context.Context, der []byte) ocspAnswer {
 		if !ok || !bytes.Equal(ih.key, id.keyHash) || !bytes.Equal(ih.name, id.nameHash) {
 			return ocspAnswer{der: errorResponse(ocspUnauthorized), result: resultUnauthorized}
 		}
-		singles[i] = singleStatus{id: id, status: statusUnknown}
+		singles[i] = singleStatus{id: id, status: statusUnknown, next: next}
 		if id.serial.Sign() <= 0 {
 			continue
 		}
 		rec, err := c.Lookup(ctx, id.serial)
 		switch {
 		case errors.Is(err, ErrUnknownSerial):
+			continue
 		case err != nil:
 			c.log.LogAttrs(ctx, slog.LevelError, "OCSP lookup failed", slog.String("error", err.Error()))
 			return ocspAnswer{der: errorResponse(ocspTryLater), result: resultError}
 		case rec.Status == StatusRevoked:
-			singles[i] = singleStatus{id: id, status: StatusRevoked, revokedAt: rec.RevokedAt, reason: rec.Reason}
+			singles[i].status, singles[i].revokedAt, singles[i].reason = StatusRevoked, rec.RevokedAt, rec.Reason
 		default:
 			singles[i].status = StatusGood
 		}
+		// A status is not announced past the certificate's own end (clients such as
+		// certmagic reject a response that outlives the certificate).
+		if rec.NotAfter.After(now) && rec.NotAfter.Before(next) {
+			singles[i].next = rec.NotAfter
+			if rec.NotAfter.Before(minNext) {
+				minNext = rec.NotAfter
+			}
+		}
 	}
-	now := c.now().UTC().Truncate(time.Second)
-	next := now.Add(c.ocspV)
-	resp, err := c.responder.sign(now, now, next, singles, req.nonce)
+	resp, err := c.responder.sign(now, now, singles, req.nonce)
 	if err != nil {
 		c.log.LogAttrs(ctx, slog.LevelError, "OCSP signing failed", slog.String("error", err.Error()))
 		return ocspAnswer{der: errorResponse(ocspInternalError), result: resultError}
@@ -459,5 +470,5 @@ func (c *CA) answerOCSP(ctx context.Context, der []byte) ocspAnswer {
 			result = resultUnknown
 		}
 	}
-	return ocspAnswer{der: resp, result: result, cacheable: req.nonce == nil, thisUpdate: now, nextUpdate: next}
+	return ocspAnswer{der: resp, result: result, cacheable: req.nonce == nil, thisUpdate: now, nextUpdate: minNext}
 }

@@ -84,17 +84,8 @@ func (b *backend) createCertified(role string, alg apiv1.SignatureAlgorithm) (cr
 		return b.createFile(role, alg)
 	}
 	name := hsmObjectURI(role)
-	id, label, _ := strings.Cut(strings.TrimPrefix(name, "pkcs11:"), ";")
-	// Refuse to reuse an object that matches by label or by id alone: never shadow a key.
-	for _, probe := range []string{"pkcs11:" + id, "pkcs11:" + label} {
-		_, err := b.hsm.GetPublicKey(&apiv1.GetPublicKeyRequest{Name: probe})
-		switch {
-		case err == nil:
-			return nil, "", fmt.Errorf("%w: the HSM token already holds a key %s (delete it by hand to run the ceremony again)", ErrInitialized, probe)
-		case errors.Is(err, apiv1.NotFoundError{}), strings.Contains(err.Error(), "not found"):
-		default:
-			return nil, "", fmt.Errorf("keys: looking for %s in the HSM: %w", probe, err)
-		}
+	if err := b.absentInHSM(role); err != nil {
+		return nil, "", err
 	}
 	if _, err := b.hsm.CreateKey(&apiv1.CreateKeyRequest{Name: name, SignatureAlgorithm: alg}); err != nil {
 		if errors.Is(err, apiv1.AlreadyExistsError{}) {
@@ -107,6 +98,37 @@ func (b *backend) createCertified(role string, alg apiv1.SignatureAlgorithm) (cr
 		return nil, "", fmt.Errorf("keys: opening the new %s key in the HSM: %w", role, err)
 	}
 	return s, name, nil
+}
+
+// preflight refuses, before anything is created, when the HSM already holds any key the
+// ceremony would make.
+func (b *backend) preflight() error {
+	if b.hsm == nil {
+		return nil
+	}
+	for _, role := range certRoles {
+		if err := b.absentInHSM(role); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// absentInHSM checks that no object matches the role's key by id or by label alone: a key
+// is never shadowed.
+func (b *backend) absentInHSM(role string) error {
+	id, label, _ := strings.Cut(strings.TrimPrefix(hsmObjectURI(role), "pkcs11:"), ";")
+	for _, probe := range []string{"pkcs11:" + id, "pkcs11:" + label} {
+		_, err := b.hsm.GetPublicKey(&apiv1.GetPublicKeyRequest{Name: probe})
+		switch {
+		case err == nil:
+			return fmt.Errorf("%w: the HSM token already holds a key %s (delete it by hand to run the ceremony again)", ErrInitialized, probe)
+		case errors.Is(err, apiv1.NotFoundError{}), strings.Contains(err.Error(), "not found"):
+		default:
+			return fmt.Errorf("keys: looking for %s in the HSM: %w", probe, err)
+		}
+	}
+	return nil
 }
 
 // createFile generates a key in memory and writes it, encrypted, to DIR/ROLE.key, which must

@@ -77,7 +77,7 @@ type Set struct {
 	IssuingSigner, TSASigner, OCSPSigner, SealSigner crypto.Signer
 
 	LedgerSigner      note.Signer
-	LedgerVerifierKey string          // "name+hash+base64", for note.NewVerifier
+	LedgerVerifierKey string           // "name+hash+base64", for note.NewVerifier
 	LedgerPublicKey   crypto.PublicKey // ed25519.PublicKey
 
 	// TSAKeyUsageEnd is the end of the TSA unit's private-key usage period (extension
@@ -233,6 +233,10 @@ func Init(ctx context.Context, o Options) (*Set, error) {
 
 	be, err := openBackend(ctx, &o)
 	if err != nil {
+		return nil, err
+	}
+	if err := be.preflight(); err != nil {
+		be.close()
 		return nil, err
 	}
 	set, err := ceremony(ctx, &o, be)
