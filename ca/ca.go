@@ -27,7 +27,6 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha1"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
@@ -47,6 +46,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.step.sm/crypto/x509util"
 
 	"github.com/paraphe/paraphe/ca/keys"
 )
@@ -185,10 +185,11 @@ func pemCert(c *x509.Certificate) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})
 }
 
-// Issuing returns the issuing CA certificate; Root the root. Chain is issuing then root.
+// Issuing returns the issuing CA certificate.
 func (c *CA) Issuing() *x509.Certificate { return c.keys.Issuing }
-func (c *CA) Root() *x509.Certificate    { return c.keys.Root }
-func (c *CA) ChainPEM() []byte           { return append([]byte(nil), c.chainPEM...) }
+
+// Root returns the root CA certificate.
+func (c *CA) Root() *x509.Certificate { return c.keys.Root }
 
 // Certificate kinds recorded in the store.
 const (
@@ -299,8 +300,8 @@ func (c *CA) issue(ctx context.Context, kind string, t *x509.Certificate, pub cr
 	if t.SerialNumber, err = keys.RandomSerial(); err != nil {
 		return nil, err
 	}
-	if t.SubjectKeyId, err = subjectKeyID(pub); err != nil {
-		return nil, err
+	if t.SubjectKeyId, err = x509util.GenerateSubjectKeyID(pub); err != nil {
+		return nil, fmt.Errorf("ca: %w", err)
 	}
 	t.CRLDistributionPoints = []string{c.base + "/ca/crl"}
 	t.OCSPServer = []string{c.base + "/ocsp"}
@@ -319,23 +320,6 @@ func (c *CA) issue(ctx context.Context, kind string, t *x509.Certificate, pub cr
 	c.m.issued.WithLabelValues(kind).Inc()
 	c.log.LogAttrs(ctx, slog.LevelInfo, "certificate issued", slog.String("kind", kind), slog.String("serial", serialHex(cert.SerialNumber)), slog.Time("not_after", cert.NotAfter))
 	return cert, nil
-}
-
-// subjectKeyID is the SHA-1 of the subjectPublicKey BIT STRING (RFC 5280 §4.2.1.2 method 1).
-func subjectKeyID(pub crypto.PublicKey) ([]byte, error) {
-	der, err := x509.MarshalPKIXPublicKey(pub)
-	if err != nil {
-		return nil, fmt.Errorf("ca: %w", err)
-	}
-	var spki struct {
-		Algo      pkix.AlgorithmIdentifier
-		PublicKey asn1.BitString
-	}
-	if _, err := asn1.Unmarshal(der, &spki); err != nil {
-		return nil, fmt.Errorf("ca: %w", err)
-	}
-	h := sha1.Sum(spki.PublicKey.Bytes)
-	return h[:], nil
 }
 
 func checkText(field, s string, required bool) error {

@@ -1,6 +1,7 @@
 package keys
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ed25519"
@@ -352,7 +353,7 @@ func readCert(dir, name string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("keys: %w", err)
 	}
 	block, rest := pem.Decode(b)
-	if block == nil || block.Type != "CERTIFICATE" || len(pemTrim(rest)) != 0 {
+	if block == nil || block.Type != "CERTIFICATE" || len(bytes.TrimSpace(rest)) != 0 {
 		return nil, fmt.Errorf("keys: %s is not a single PEM certificate", name)
 	}
 	c, err := x509.ParseCertificate(block.Bytes)
@@ -360,13 +361,6 @@ func readCert(dir, name string) (*x509.Certificate, error) {
 		return nil, fmt.Errorf("keys: %s: %w", name, err)
 	}
 	return c, nil
-}
-
-func pemTrim(b []byte) []byte {
-	for len(b) > 0 && (b[0] == '\n' || b[0] == '\r' || b[0] == ' ' || b[0] == '\t') {
-		b = b[1:]
-	}
-	return b
 }
 
 type publicKey interface{ Equal(crypto.PublicKey) bool }
