@@ -62,6 +62,8 @@ type world struct {
 	outbox *ceremony.Outbox
 	clock  *clock
 	roots  *x509.CertPool
+	// rootCerts is the appliance's root CA, for `paraphe verify --root`.
+	rootCerts []*x509.Certificate
 }
 
 func newWorld(t testing.TB) *world {
@@ -102,6 +104,7 @@ func newWorld(t testing.TB) *world {
 	t.Cleanup(func() { ts.Close() })
 	w.roots = x509.NewCertPool()
 	w.roots.AddCert(set.Root)
+	w.rootCerts = []*x509.Certificate{set.Root}
 	w.outbox = ceremony.NewOutbox(db, nil)
 	w.svc, err = ceremony.New(ctx, ceremony.Options{DB: db, DataDir: dir, Ledger: ceremonytest.NewLedger(t).Ceremony(),
 		PDF:    ceremony.PAdES{Timestamper: ts, Certs: []*x509.Certificate{set.Root}, Logger: logger},

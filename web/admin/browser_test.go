@@ -1,0 +1,498 @@
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/paraphe/paraphe/ceremony"
+	"github.com/paraphe/paraphe/ceremony/ceremonytest"
+	"github.com/paraphe/paraphe/internal/testtool"
+	"github.com/paraphe/paraphe/web/signer"
+)
+
+// browser is a headless Chromium tab driven through the DevTools protocol.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	name string
+	dir  string
+	n    int
+	mu   sync.Mutex
+	errs []string
+}
+
+// cspSpy runs in every document before its scripts and records policy violations.
+const cspSpy = `window.__csp = [];
+document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`
+
+func newBrowser(t *testing.T, name string) *browser {
+	t.Helper()
+	exe := testtool.Require(t, "chromium")
+	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
+		chromedp.Flag("headless", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelA() })
+	b := &browser{t: t, ctx: ctx, name: name, dir: screenshotDir(t)}
+	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(1280, 1000)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspSpy}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Listen(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *runtime.EventExceptionThrown:
+			b.record("exception: " + ev.ExceptionDetails.Text + " " + describe(ev.ExceptionDetails.Exception))
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, describe(a))
+				}
+				b.record("console.error: " + strings.Join(parts, " "))
+			}
+		case *page.EventJavascriptDialogOpening:
+			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			b.shot("failure")
+		}
+	})
+	return b
+}
+
+func describe(o *runtime.RemoteObject) string {
+	if o == nil {
+		return ""
+	}
+	if o.Description != "" {
+		return o.Description
+	}
+	return string(o.Value)
+}
+
+func (b *browser) record(s string) { b.mu.Lock(); b.errs = append(b.errs, s); b.mu.Unlock() }
+
+// screenshotDir is $PARAPHE_SCREENSHOTS/<test> or a temporary directory.
+func screenshotDir(t *testing.T) string {
+	root := os.Getenv("PARAPHE_SCREENSHOTS")
+	if root == "" {
+		return t.TempDir()
+	}
+	dir := filepath.Join(root, regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_"))
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v (page errors: %v)", b.name, err, b.problems())
+	}
+}
+
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		b.t.Fatalf("%s: eval %s: %v (page errors: %v)", b.name, expr, err, b.problems())
+	}
+	return v
+}
+
+// wait polls a JavaScript condition until it holds (chromedp.Poll compiles its predicate with
+// new Function, which the pages' policy forbids).
+func (b *browser) wait(what, cond string) {
+	b.t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+cond+")"))
+		cancel()
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("%s: waiting for %s: %v (page errors: %v)", b.name, what, err, b.problems())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func (b *browser) open(url string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(url))
+	b.wait("page "+url, `document.readyState === "complete"`)
+}
+
+func (b *browser) shot(name string) {
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	img, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		return
+	}
+	b.n++
+	_ = os.WriteFile(filepath.Join(b.dir, fmt.Sprintf("%s-%02d-%s.png", b.name, b.n, name)), img, 0o644)
+}
+
+func (b *browser) problems() []string {
+	b.mu.Lock()
+	out := append([]string(nil), b.errs...)
+	b.mu.Unlock()
+	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
+	defer cancel()
+	if v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__csp || []`)); err == nil {
+		for _, s := range v {
+			out = append(out, "csp: "+s)
+		}
+	}
+	return out
+}
+
+// clean fails the test if the page had script errors or policy violations.
+func (b *browser) clean(where string) {
+	b.t.Helper()
+	if !eval[bool](b, `Array.isArray(window.__csp)`) {
+		b.t.Fatalf("%s: the policy-violation spy is not installed", where)
+	}
+	if p := b.problems(); len(p) > 0 {
+		b.t.Fatalf("%s: page errors: %q", where, p)
+	}
+}
+
+// typeIn focuses a field, clears it and types.
+func (b *browser) typeIn(sel, text string) {
+	b.t.Helper()
+	b.setValue(sel, "")
+	b.do(chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
+}
+
+// setValue sets a form control's value as a person choosing an option would (input and
+// change events).
+func (b *browser) setValue(sel, v string) {
+	b.t.Helper()
+	b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = %q;
+	el.dispatchEvent(new Event("input", {bubbles: true})); el.dispatchEvent(new Event("change", {bubbles: true})); })()`, sel, v)))
+}
+
+func (b *browser) click(sel string) {
+	b.t.Helper()
+	b.do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+}
+
+func (b *browser) login(base, email, password string) {
+	b.t.Helper()
+	b.open(base + "/admin/login")
+	b.typeIn("#email", email)
+	b.typeIn("#password", password)
+	b.click("#login-submit")
+	b.wait("signed in", `location.pathname === "/admin/" && !!document.querySelector("#logout")`)
+}
+
+// clickPage clicks a page of the preparation view at (fx, fy), fractions of its size.
+func (b *browser) clickPage(doc, pageNum int, fx, fy float64) {
+	b.t.Helper()
+	sel := fmt.Sprintf(`document.querySelectorAll("#docs .doc")[%d].querySelectorAll(".page")[%d]`, doc, pageNum-1)
+	b.do(chromedp.Evaluate[chromedp.Void](sel + `.scrollIntoView({block: "center"})`))
+	b.wait("page rendered", sel+`.querySelector("canvas")`)
+	r := eval[[]float64](b, `(() => { const r = `+sel+`.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+	b.do(chromedp.MouseClickXY(r[0]+fx*r[2], r[1]+fy*r[3]))
+}
+
+// TestSenderAppEndToEnd: an admin signs in and creates a sender; the sender uploads two PDFs,
+// places fields for two signers on pages rendered by pdf.js and sends; both signers sign
+// through the signer protocol; the sender follows the timeline to completion and downloads the
+// signed documents, which `paraphe verify` accepts.
+func TestSenderAppEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	if w.app.opt.PDFJS == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("pdf.js is not embedded (run scripts/assets before the tests)")
+		}
+		t.Skip("pdf.js is not embedded (run scripts/assets); skipping the browser test")
+	}
+	b := newBrowser(t, "sender")
+	base := w.srv.URL
+	ctx := context.Background()
+	if _, _, err := w.app.Accounts().Bootstrap(ctx, "Notaires Associés", "chef@notaires.test", "the admin password"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The admin signs in and creates a sender.
+	b.login(base, "chef@notaires.test", "the admin password")
+	b.shot("envelopes-empty")
+	b.click("#nav-users")
+	b.wait("users page", `location.pathname === "/admin/users"`)
+	b.typeIn("#nu-email", "clerc@notaires.test")
+	b.typeIn("#nu-name", "Claire Clerc")
+	b.setValue("#nu-role", "sender")
+	b.typeIn("#nu-password", "the sender password")
+	b.click("#create-user")
+	b.wait("sender listed", `document.querySelector("#user-list")?.textContent.includes("clerc@notaires.test")`)
+	b.shot("users")
+	b.clean("users page")
+	b.click("#logout")
+	b.wait("signed out", `location.pathname === "/admin/login"`)
+
+	// The sender prepares the envelope.
+	b.login(base, "clerc@notaires.test", "the sender password")
+	if eval[bool](b, `!!document.querySelector("#nav-users")`) {
+		t.Fatal("a sender sees the users menu")
+	}
+	b.click("#nav-new")
+	b.wait("preparation page", `location.pathname === "/admin/envelopes/new" && document.querySelectorAll("#signers fieldset").length === 1`)
+	b.typeIn("#title", "Vente Martin – Dupont")
+	b.typeIn("#message", "Merci de signer le compromis et son annexe.")
+	b.typeIn("#reminders", "2")
+	signer := func(n int, name, email, phone, locale string) {
+		p := fmt.Sprintf("#signers fieldset:nth-of-type(%d) ", n)
+		b.typeIn(p+"[data-k=name]", name)
+		b.typeIn(p+"[data-k=email]", email)
+		b.typeIn(p+"[data-k=phone]", phone)
+		b.setValue(p+"[data-k=locale]", locale)
+	}
+	signer(1, "Alice Martin", "alice@example.org", "+33612345678", "fr")
+	b.click("#add-signer")
+	b.wait("second signer", `document.querySelectorAll("#signers fieldset").length === 2`)
+	signer(2, "Bob Dupont", "bob@example.org", "+33698765432", "en")
+
+	dir := t.TempDir()
+	files := []string{filepath.Join(dir, "compromis.pdf"), filepath.Join(dir, "annexe.pdf")}
+	os.WriteFile(files[0], ceremonytest.MinimalPDF(3, "Compromis de vente"), 0o600)
+	os.WriteFile(files[1], ceremonytest.MinimalPDF(2, "Annexe"), 0o600)
+	b.do(chromedp.SetUploadFiles(chromedp.CSS("#files"), files))
+	b.wait("pages of both documents", `document.querySelectorAll("#docs .doc").length === 2 && document.querySelectorAll("#docs .page").length === 5`)
+
+	ids := eval[[]string](b, `Array.from(document.querySelectorAll("#field-owner option")).map((o) => o.value)`)
+	if len(ids) != 2 {
+		t.Fatalf("field owners: %v", ids)
+	}
+	place := func(owner, label string, required bool, doc, pg int, fx, fy float64) {
+		b.setValue("#field-owner", owner)
+		b.typeIn("#field-label", label)
+		if eval[bool](b, `document.querySelector("#field-required").checked`) != required {
+			b.click("#field-required")
+		}
+		b.clickPage(doc, pg, fx, fy)
+	}
+	place(ids[0], "Ville", true, 0, 1, .3, .3)
+	place(ids[1], "City", true, 0, 2, .5, .4)
+	place(ids[1], "Note", false, 1, 1, .4, .6)
+	if n := eval[int](b, `document.querySelectorAll("#field-list li").length`); n != 3 {
+		t.Fatalf("%d fields listed, want 3", n)
+	}
+	// The last field moves with the keyboard (it has the focus after placing).
+	before := eval[string](b, `document.activeElement.style.left`)
+	b.do(chromedp.KeyEvent(kb.ArrowRight))
+	b.do(chromedp.KeyEvent(kb.ArrowRight))
+	if after := eval[string](b, `document.activeElement.style.left`); after == before || !eval[bool](b, `document.activeElement.classList.contains("fbox")`) {
+		t.Fatalf("ArrowRight did not move the focused field: %q → %q", before, after)
+	}
+	// Preview as the first signer dims the second signer's fields.
+	b.setValue("#preview-as", ids[0])
+	if n := eval[int](b, `document.querySelectorAll(".fbox.dim").length`); n != 2 {
+		t.Fatalf("%d fields dimmed in the first signer's preview, want 2", n)
+	}
+	b.shot("prepared")
+	b.clean("preparation page")
+	b.click("#send")
+	b.wait("envelope page", `/^\/admin\/envelopes\/[0-9a-f]{32}$/.test(location.pathname)`)
+	id := strings.TrimPrefix(eval[string](b, `location.pathname`), "/admin/envelopes/")
+	b.shot("sent")
+
+	e, err := w.svc.Envelope(ctx, id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e.Status != ceremony.StatusSent || len(e.Documents) != 2 || len(e.Signers) != 2 || e.Owner == "" || len(e.Reminders) != 1 {
+		t.Fatalf("envelope: status %s, %d documents, %d signers, owner %q, reminders %v", e.Status, len(e.Documents), len(e.Signers), e.Owner, e.Reminders)
+	}
+	if n := len(e.Documents[0].Fields) + len(e.Documents[1].Fields); n != 3 {
+		t.Fatalf("%d fields stored, want 3", n)
+	}
+	f := e.Documents[0].Fields[0]
+	// Clicked at 30 % of the page's width and height: the field is centred there.
+	pg := e.Documents[0].Pages[0]
+	if f.Page != 1 || f.Signer != e.Signers[0].ID || !f.Required || math.Abs(f.Rect.X+f.Rect.W/2-.3*pg.Width) > 3 ||
+		math.Abs(f.Rect.Y+f.Rect.H/2-.7*pg.Height) > 3 {
+		t.Fatalf("the first field is not where it was placed: %+v on a page of %+v", f, e.Documents[0].Pages[0])
+	}
+
+	// Both signers sign, in order, through the signer protocol.
+	w.sign(t, "alice@example.org", "+33612345678", map[string]string{})
+	b.wait("timeline shows Alice's steps", `document.querySelectorAll("#timeline li[data-type='signer.completed']").length === 1`)
+	w.sign(t, "bob@example.org", "+33698765432", map[string]string{})
+	b.wait("completed", `document.querySelector("#envelope-status")?.classList.contains("badge-completed")`)
+	b.wait("downloads", `document.querySelectorAll("#documents a[data-doc]").length === 2`)
+	b.shot("completed")
+	b.clean("envelope page")
+	if !eval[bool](b, `!!document.querySelector("#timeline li[data-type='envelope.completed']")`) {
+		t.Fatal("the timeline lacks envelope.completed")
+	}
+
+	// Download the signed documents with the browser's session and verify them.
+	cookies, err := chromedp.Call(b.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/admin/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var session string
+	for _, c := range cookies.Cookies {
+		if c.Name == CookieName {
+			session = c.Value
+			if !c.HTTPOnly || c.SameSite != network.CookieSameSiteStrict {
+				t.Fatalf("session cookie: HttpOnly %v SameSite %s", c.HTTPOnly, c.SameSite)
+			}
+		}
+	}
+	hrefs := eval[[]string](b, `Array.from(document.querySelectorAll("#documents a[data-doc]")).map((a) => a.getAttribute("href"))`)
+	var pdfs []string
+	for i, h := range hrefs {
+		req, _ := http.NewRequest("GET", base+h, nil)
+		req.AddCookie(&http.Cookie{Name: CookieName, Value: session})
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(string(body), "%PDF-") {
+			t.Fatalf("download %s: %d", h, resp.StatusCode)
+		}
+		p := filepath.Join(dir, fmt.Sprintf("signed-%d.pdf", i))
+		os.WriteFile(p, body, 0o600)
+		pdfs = append(pdfs, p)
+	}
+	w.verifyWithCLI(t, dir, pdfs)
+}
+
+// sign takes a signer through the whole ceremony with the signer protocol: the link from the
+// invitation email, every page read, the fields filled, consent, and the code from the SMS.
+func (w *world) sign(t *testing.T, email, phone string, values map[string]string) {
+	t.Helper()
+	var link string
+	for _, m := range w.outboxFor(email) {
+		if l := regexp.MustCompile(`https?://[^\s"<>]+/s/[A-Za-z0-9_-]+`).FindString(m.Email.Text); l != "" {
+			link = l
+		}
+	}
+	if link == "" {
+		t.Fatalf("no invitation for %s", email)
+	}
+	c := w.client()
+	req, _ := http.NewRequest("GET", link, nil)
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.http.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st struct {
+		State ceremony.SignerView `json:"state"`
+		CSRF  string              `json:"csrf_token"`
+	}
+	json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("open link: %d", resp.StatusCode)
+	}
+	post := func(path string, body any) reply {
+		t.Helper()
+		bs, _ := json.Marshal(body)
+		r := c.do(http.MethodPost, path, strings.NewReader(string(bs)), map[string]string{signer.CSRFHeader: st.CSRF})
+		var next struct {
+			State *ceremony.SignerView `json:"state"`
+		}
+		_ = json.Unmarshal(r.body, &next)
+		if next.State != nil {
+			st.State = *next.State
+		}
+		if r.status != http.StatusOK {
+			t.Fatalf("%s %s: %d %s", email, path, r.status, r.body)
+		}
+		return r
+	}
+	for _, d := range st.State.Documents {
+		for p := 1; p <= d.Pages; p++ {
+			post(fmt.Sprintf("/s/api/documents/%d/pages/%d/read", d.Number, p), map[string]any{})
+		}
+		vals := map[string]string{}
+		for _, f := range d.Fields {
+			vals[f.ID] = "valeur " + f.Label
+			if v, ok := values[f.ID]; ok {
+				vals[f.ID] = v
+			}
+		}
+		if len(vals) > 0 {
+			post("/s/api/fields", signer.FieldsRequest{Values: vals})
+		}
+	}
+	if !st.State.ReadyToDecide || st.State.Consent == nil {
+		t.Fatalf("%s is not ready to decide: %+v", email, st.State)
+	}
+	post("/s/api/sign", signer.SignRequest{ConsentDigest: st.State.Consent.Digest})
+	var code string
+	for _, m := range w.outboxFor(phone) {
+		if c := regexp.MustCompile(`\b\d{6}\b`).FindString(m.SMS.Text); c != "" {
+			code = c
+		}
+	}
+	if code == "" {
+		t.Fatalf("no code for %s", phone)
+	}
+	post("/s/api/code/verify", signer.VerifyRequest{Code: code})
+}
+
+// verifyWithCLI runs `paraphe verify` (built from this module) on the files.
+func (w *world) verifyWithCLI(t *testing.T, dir string, files []string) {
+	t.Helper()
+	goTool := testtool.Require(t, "go")
+	bin := filepath.Join(dir, "paraphe")
+	build := exec.Command(goTool, "build", "-o", bin, "github.com/paraphe/paraphe/cmd/paraphe")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build paraphe: %v\n%s", err, out)
+	}
+	root := filepath.Join(dir, "root.pem")
+	var pemRoot []byte
+	for _, c := range w.rootCerts {
+		pemRoot = append(pemRoot, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Raw})...)
+	}
+	os.WriteFile(root, pemRoot, 0o600)
+	cmd := exec.Command(bin, append([]string{"verify", "--root", root}, files...)...)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("paraphe verify: %v\n%s", err, out)
+	}
+	t.Logf("paraphe verify:\n%s", out)
+}
