@@ -46,6 +46,7 @@ type Appliance struct {
 	ceremony    *ceremony.Service
 	outbox      *ceremony.Outbox
 	api, signer http.Handler
+	verify      http.Handler
 	now         func() time.Time
 
 	handler http.Handler
@@ -128,6 +129,7 @@ func (a *Appliance) mounts() []web.Mount {
 		{Patterns: []string{"/ledger/"}, Handler: a.ledger.Handler()},
 		{Patterns: []string{"/api/v1/"}, Handler: a.api},
 		{Patterns: []string{"/s/"}, Handler: a.signer},
+		{Patterns: []string{"/verify", "/verify/"}, Handler: a.verify},
 	}
 }
 
@@ -168,5 +170,6 @@ func rateLimits(c config.RateLimit) []web.RateLimit {
 		limit(c.API, "/api/"),
 		limit(c.TSA, "/tsa"),
 		limit(c.OCSP, "/ocsp", "/ca/crl"),
+		limit(c.Verify, "/verify"),
 	}
 }

@@ -10,9 +10,12 @@ import (
 
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/config"
+	"github.com/paraphe/paraphe/evidence"
+	"github.com/paraphe/paraphe/pades"
 	"github.com/paraphe/paraphe/web/api"
 	"github.com/paraphe/paraphe/web/signer"
 	"github.com/paraphe/paraphe/web/signerui"
+	"github.com/paraphe/paraphe/web/verifyui"
 )
 
 // openCeremony opens the signing ceremony over the state store with the real ledger, CA, TSA
@@ -54,18 +57,33 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 	if a.cfg.Mode == config.ModeDevelopment {
 		outbox = a.outbox
 	}
-	a.api, err = api.New(api.Options{
-		Service: svc,
-		DB:      a.state,
-		Outbox:  outbox,
-		Sealer: ceremony.PAdESSealer{
-			Signer:      a.keys.SealSigner,
-			Chain:       []*x509.Certificate{a.keys.Seal, a.keys.Issuing, a.keys.Root},
-			Timestamper: a.tsa,
-			Certs:       root,
-			Logger:      a.log,
+	sealer := ceremony.PAdESSealer{
+		Signer:      a.keys.SealSigner,
+		Chain:       sealChain(a),
+		Timestamper: a.tsa,
+		Certs:       root,
+		Logger:      a.log,
+	}
+	ev := &evidence.Builder{
+		Ledger:      ceremony.EvidenceLedger{Log: a.ledger},
+		Chain:       []*x509.Certificate{a.keys.Issuing, a.keys.Root},
+		TSAChain:    append([]*x509.Certificate{a.keys.TSA}, tsaChain(a)...),
+		SealChain:   sealer.Chain,
+		Timestamper: a.tsa,
+		Revocation:  pades.HTTPRevocation{},
+		Seal: func(ctx context.Context, pdf []byte) ([]byte, error) {
+			out, _, err := svc.Seal(ctx, pdf, sealer)
+			return out, err
 		},
-		Logger: a.log.With("component", "api"),
+	}
+	a.api, err = api.New(api.Options{
+		Service:   svc,
+		DB:        a.state,
+		Outbox:    outbox,
+		Sealer:    sealer,
+		Evidence:  ev,
+		Retention: retention(a.cfg.Ceremony.Retention),
+		Logger:    a.log.With("component", "api"),
 	})
 	if err != nil {
 		return err
@@ -75,8 +93,20 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	a.signer = signer.New(signer.Options{Service: svc, Secure: secure, Page: pages, Logger: a.log.With("component", "signer")})
-	return nil
+	a.signer = signer.New(signer.Options{Service: svc, Secure: secure, Page: pages, Evidence: ev, Logger: a.log.With("component", "signer")})
+	roots := x509.NewCertPool()
+	roots.AddCert(a.keys.Root)
+	a.verify, err = verifyui.New(verifyui.Options{Roots: roots, LedgerKey: a.keys.LedgerVerifierKey, Logger: a.log.With("component", "verify")})
+	return err
+}
+
+// sealChain is the platform seal certificate and its issuers up to the root.
+func sealChain(a *Appliance) []*x509.Certificate {
+	chain := []*x509.Certificate{a.keys.Seal}
+	if a.keys.Seal.CheckSignatureFrom(a.keys.Issuing) == nil {
+		chain = append(chain, a.keys.Issuing)
+	}
+	return append(chain, a.keys.Root)
 }
 
 // notifier sends emails over SMTP and SMS through the configured gateway; in development
@@ -135,4 +165,12 @@ func (a *Appliance) notifier() (ceremony.Notifier, error) {
 		return nil, fmt.Errorf("sms.provider: unknown provider %q", a.cfg.SMS.Provider)
 	}
 	return n, nil
+}
+
+// retention maps the configuration's 0 ("erasable at once") to the API's "no retention".
+func retention(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

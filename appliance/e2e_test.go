@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
+	"github.com/paraphe/paraphe/evidence"
 	"github.com/paraphe/paraphe/ledger/event"
 	"github.com/paraphe/paraphe/pades"
 )
@@ -211,6 +212,33 @@ func TestCeremonyThroughTheAssembledAppliance(t *testing.T) {
 		var b bytes.Buffer
 		rep.WriteText(&b, "signed.pdf")
 		t.Fatalf("signed document does not verify:\n%s", b.String())
+	}
+
+	// The evidence bundle verifies offline against the root and the pinned ledger key, and
+	// against the live ledger.
+	bundle := api("GET", "/api/v1/envelopes/"+env.ID+"/evidence", "", nil)
+	erep, err := evidence.Verify(context.Background(), bundle, evidence.Options{Roots: roots, LedgerKey: r.a.keys.LedgerVerifierKey, LedgerURL: r.base})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !erep.Valid {
+		b, _ := json.MarshalIndent(erep, "", "  ")
+		t.Fatalf("evidence bundle does not verify:\n%s", b)
+	}
+	// The public verification page accepts the signed document.
+	var up bytes.Buffer
+	uw := multipart.NewWriter(&up)
+	fw, _ = uw.CreateFormFile("file", "bail.pdf")
+	fw.Write(signed)
+	uw.Close()
+	vr, err := http.Post(r.base+"/verify", uw.FormDataContentType(), &up)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vb, _ := io.ReadAll(vr.Body)
+	vr.Body.Close()
+	if vr.StatusCode != 200 || !strings.Contains(string(vb), "Alice Martin") {
+		t.Fatalf("/verify answered %d:\n%.2000s", vr.StatusCode, vb)
 	}
 
 	// Every step of the ceremony is in the ledger.

@@ -60,6 +60,7 @@ type Config struct {
 	CA           CA           `yaml:"ca"`
 	TSA          TSA          `yaml:"tsa"`
 	Ledger       Ledger       `yaml:"ledger"`
+	Ceremony     Ceremony     `yaml:"ceremony"`
 	SMTP         SMTP         `yaml:"smtp"`
 	SMS          SMS          `yaml:"sms"`
 	Log          Log          `yaml:"log"`
@@ -118,6 +119,14 @@ type RateLimit struct {
 	API      float64 `yaml:"api"`      // /api/: the sender API
 	TSA      float64 `yaml:"tsa"`      // /tsa
 	OCSP     float64 `yaml:"ocsp"`     // /ocsp and /ca/crl
+	Verify   float64 `yaml:"verify"`   // /verify: the public verification page
+}
+
+// Ceremony configures envelopes.
+type Ceremony struct {
+	// Retention is how long after an envelope ends its personal data must be kept before the
+	// sender may erase it.
+	Retention time.Duration `yaml:"retention"`
 }
 
 // CA configures per-signer certificates.
@@ -203,14 +212,15 @@ func Default() Config {
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   30 * time.Second,
 			MaxBodyBytes:      50 << 20,
-			RateLimit:         RateLimit{Ceremony: 20, API: 50, TSA: 200, OCSP: 200},
+			RateLimit:         RateLimit{Ceremony: 20, API: 50, TSA: 200, OCSP: 200, Verify: 2},
 		},
-		CA:     CA{SignerValidity: time.Hour, CRLValidity: 24 * time.Hour},
-		TSA:    TSA{Policy: "0.4.0.2023.1.1", Accuracy: time.Second, NTPInterval: 5 * time.Minute},
-		Ledger: Ledger{GroupCommitWindow: time.Millisecond, CheckpointInterval: time.Second},
-		SMTP:   SMTP{Port: 587, Security: "starttls", From: "Paraphe <no-reply@localhost>"},
-		SMS:    SMS{Provider: "outbox", HTTP: SMSHTTP{Method: "POST", SuccessStatus: 200}},
-		Log:    Log{Level: "info", Format: "text"},
+		CA:       CA{SignerValidity: time.Hour, CRLValidity: 24 * time.Hour},
+		TSA:      TSA{Policy: "0.4.0.2023.1.1", Accuracy: time.Second, NTPInterval: 5 * time.Minute},
+		Ledger:   Ledger{GroupCommitWindow: time.Millisecond, CheckpointInterval: time.Second},
+		Ceremony: Ceremony{Retention: 30 * 24 * time.Hour},
+		SMTP:     SMTP{Port: 587, Security: "starttls", From: "Paraphe <no-reply@localhost>"},
+		SMS:      SMS{Provider: "outbox", HTTP: SMSHTTP{Method: "POST", SuccessStatus: 200}},
+		Log:      Log{Level: "info", Format: "text"},
 	}
 }
 
@@ -355,7 +365,7 @@ func (c *Config) Validate() error {
 	positive("http.write_timeout", c.HTTP.WriteTimeout)
 	positive("http.idle_timeout", c.HTTP.IdleTimeout)
 	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
-	for path, v := range map[string]float64{"ceremony": c.HTTP.RateLimit.Ceremony, "api": c.HTTP.RateLimit.API, "tsa": c.HTTP.RateLimit.TSA, "ocsp": c.HTTP.RateLimit.OCSP} {
+	for path, v := range map[string]float64{"ceremony": c.HTTP.RateLimit.Ceremony, "api": c.HTTP.RateLimit.API, "tsa": c.HTTP.RateLimit.TSA, "ocsp": c.HTTP.RateLimit.OCSP, "verify": c.HTTP.RateLimit.Verify} {
 		if v < 0 {
 			bad("http.rate_limit."+path, "must be 0 (off) or positive, not %g", v)
 		}
@@ -392,6 +402,9 @@ func (c *Config) Validate() error {
 		bad("ledger.group_commit_window", "must be between 0 and 1s, not %s", c.Ledger.GroupCommitWindow)
 	}
 	positive("ledger.checkpoint_interval", c.Ledger.CheckpointInterval)
+	if c.Ceremony.Retention < 0 {
+		bad("ceremony.retention", "must not be negative, not %s", c.Ceremony.Retention)
+	}
 	if c.SMTP.Host == "" {
 		if c.Mode == ModeProduction {
 			bad("smtp.host", "required in production (the outbox is for development only)")
