@@ -94,7 +94,7 @@ func TestSettingsAndTemplates(t *testing.T) {
 	var ts TemplateSummary
 	r.json(t, &ts)
 	var got Template
-	adm.get("/admin/api/templates/" + ts.ID).json(t, &got)
+	adm.get("/admin/api/templates/"+ts.ID).json(t, &got)
 	if len(got.Roles) != 1 || len(got.Documents) != 1 || got.Documents[0].Fields[0].Signer != "vendeur" {
 		t.Fatalf("template: %+v", got)
 	}
