@@ -39,6 +39,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/paraphe/paraphe/ceremony"
+	"github.com/paraphe/paraphe/evidence"
 )
 
 // CookieName is the session cookie of the web app.
@@ -62,10 +63,9 @@ type Options struct {
 	// such as web/signerui's AssetBase()+"pdfjs/". Empty: the preparation page says that the
 	// binary was built without the viewer.
 	PDFJS string
-	// Evidence, when set, answers the download of an envelope's evidence bundle (headers and
-	// body); it is called only for an envelope of the user's organisation that is completed or
-	// declined.
-	Evidence func(w http.ResponseWriter, r *http.Request, envelopeID string)
+	// Evidence, when set, builds the evidence bundles the envelope page offers for download
+	// (the same builder as the sender API's).
+	Evidence *evidence.Builder
 	// Secure marks cookies Secure (set it when served over TLS).
 	Secure bool
 	Logger *slog.Logger

@@ -392,5 +392,18 @@ func (h *Handler) evidence(w http.ResponseWriter, r *http.Request, u *who) {
 		writeError(w, http.StatusConflict, "not_finished", "the evidence bundle exists once the envelope is completed or declined")
 		return
 	}
-	h.opt.Evidence(w, r, e.ID)
+	in, err := h.opt.Service.EvidenceInput(r.Context(), e.ID, "")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	b, err := h.opt.Evidence.Build(r.Context(), in)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": "evidence-" + e.ID + ".zip"}))
+	w.Header().Set("Digest", "sha-256="+ceremony.Digest(b))
+	_, _ = w.Write(b)
 }
