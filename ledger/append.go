@@ -74,6 +74,9 @@ type appendReq struct {
 // deduplicates, as Badger does).
 func (l *Log) Append(ctx context.Context, e Event) (Pending, error) {
 	start := time.Now()
+	if err := ctx.Err(); err != nil {
+		return Pending{}, fmt.Errorf("ledger: append: %w", err)
+	}
 	if e.ID == "" {
 		id, err := event.NewID()
 		if err != nil {

@@ -85,15 +85,17 @@ func TestBadgerRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	hist, err := l.CheckpointHistory(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
 	latest, _ := l.Checkpoint(ctx)
 	if latest.Size != 15 {
 		t.Fatalf("size %d after 10 + 1 repeated + 5 appends, want 15 (the repeat is stored once)", latest.Size)
 	}
 	newer, err := verify.OpenCheckpoint(latest.Note, v, testOrigin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close() // writes the checkpoints still on their way to storage
+	l = openLog(t, testOptions(t, NewBadgerStorage(store), k))
+	hist, err := l.CheckpointHistory(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -40,7 +40,8 @@ func (l *Log) Checkpoint(ctx context.Context) (SignedCheckpoint, error) {
 	return l.latest.clone(), nil
 }
 
-// CheckpointHistory returns every checkpoint published, oldest first.
+// CheckpointHistory returns the stored history of published checkpoints, oldest first. The
+// latest publications may still be on their way to storage; after Close, none is.
 func (l *Log) CheckpointHistory(ctx context.Context) ([]SignedCheckpoint, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -54,9 +55,15 @@ func (l *Log) VerifierKey() string { return l.opts.VerifierKey }
 // Origin returns the checkpoint origin.
 func (l *Log) Origin() string { return l.opts.Origin }
 
-// publish signs, timestamps and stores a checkpoint of the current tree head, then delivers
-// the receipts it covers. It runs in Open, then only in the sequencer goroutine.
-func (l *Log) publish(ctx context.Context) error {
+// publish signs and timestamps a checkpoint of the current tree head, makes it the latest
+// and delivers the receipts it covers. The tree head is already durable (the sequencer's
+// transaction committed), so the checkpoint is safe to serve at once; its record joins the
+// stored history through the history writer (historyLoop), or before publish returns when
+// sync is set (at Open). A crash can lose the last records of the history, never the tree
+// they commit to: the next Open publishes a checkpoint of at least that size.
+//
+// publish runs in Open, then only in the sequencer goroutine.
+func (l *Log) publish(ctx context.Context, sync bool) error {
 	head := l.head
 	text := verify.Checkpoint{Origin: l.opts.Origin, Size: head.size, Hash: head.hash}.Text()
 	signed, err := note.Sign(&note.Note{Text: text}, l.opts.Signer)
@@ -71,8 +78,16 @@ func (l *Log) publish(ctx context.Context) error {
 		}
 	}
 	cp := SignedCheckpoint{Size: head.size, Hash: bytes.Clone(head.hash), Note: signed, Token: token}
-	if err := l.opts.Storage.state.putCheckpoint(cp); err != nil {
-		return fmt.Errorf("ledger: %w", err)
+	if sync {
+		if err := l.opts.Storage.state.putCheckpoints([]SignedCheckpoint{cp}); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	} else {
+		select {
+		case l.history <- cp:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	l.lastPublish = time.Now()
 	l.metrics.checkpoints.Inc()
@@ -94,6 +109,43 @@ func (l *Log) publish(ctx context.Context) error {
 	clear(l.resolved[len(kept):])
 	l.resolved = kept
 	return nil
+}
+
+// historyLoop writes published checkpoints to the stored history, in order, several per
+// write when they come faster than the storage syncs. It returns once history is closed and
+// drained.
+func (l *Log) historyLoop() {
+	backoff := 10 * time.Millisecond
+	for cp := range l.history {
+		batch := []SignedCheckpoint{cp}
+	drain:
+		for len(batch) < 256 {
+			select {
+			case c, ok := <-l.history:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, c)
+			default:
+				break drain
+			}
+		}
+		for {
+			err := l.opts.Storage.state.putCheckpoints(batch)
+			if err == nil {
+				backoff = 10 * time.Millisecond
+				break
+			}
+			l.metrics.errors.WithLabelValues("history").Inc()
+			l.logger.Error("storing checkpoints", "from", batch[0].Size, "to", batch[len(batch)-1].Size, "err", err)
+			select {
+			case <-l.closed:
+				return // the next Open publishes a checkpoint of the tree as it is
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, 5*time.Second)
+		}
+	}
 }
 
 // inclusionProof returns the inclusion proof of index in the tree of the given size.

@@ -201,7 +201,8 @@ func TestCrashSafety(t *testing.T) {
 // verification, that every acknowledged event is in the tree and that the tree is consistent
 // with every checkpoint published before the kills: those the child printed, and every
 // checkpoint in the stored history above size checkedThrough (those below were checked in
-// earlier rounds against a tree that this one extends). It returns the size checked through.
+// earlier rounds against a tree that this one extends). It returns the size of the latest
+// stored checkpoint it checked.
 func checkAfterCrash(t *testing.T, dir, vkey, skey string, acked map[string]string, saved [][]byte, checkedThrough uint64) uint64 {
 	t.Helper()
 	ctx := context.Background()
@@ -271,9 +272,11 @@ func checkAfterCrash(t *testing.T, dir, vkey, skey string, acked map[string]stri
 		t.Fatal(err)
 	}
 	var fresh [][]byte
+	through := checkedThrough
 	for _, h := range hist {
 		if h.Size > checkedThrough {
 			fresh = append(fresh, h.Note)
+			through = max(through, h.Size)
 		}
 	}
 	for _, n := range append(saved, fresh...) {
@@ -289,5 +292,5 @@ func checkAfterCrash(t *testing.T, dir, vkey, skey string, acked map[string]stri
 			t.Fatalf("the tree of size %d is not consistent with checkpoint %d published before a kill: %v", size, oldSize, err)
 		}
 	}
-	return size
+	return through
 }

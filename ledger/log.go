@@ -93,6 +93,7 @@ type Log struct {
 
 	commitCh chan *appendReq
 	wake     chan struct{}
+	history  chan SignedCheckpoint // published checkpoints on their way to storage
 
 	// Sequencer state, owned by the sequencer goroutine after Open returns.
 	head        treeHead
@@ -106,7 +107,8 @@ type Log struct {
 	cancel    context.CancelFunc
 	closed    chan struct{}
 	closeOnce sync.Once
-	wg        sync.WaitGroup
+	wg        sync.WaitGroup // committer and sequencer
+	historyWG sync.WaitGroup // history writer
 }
 
 type treeHead struct {
@@ -158,6 +160,7 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		clock:      &monoClock{now: o.Now},
 		commitCh:   make(chan *appendReq, 4096),
 		wake:       make(chan struct{}, 1),
+		history:    make(chan SignedCheckpoint, 1024),
 		unresolved: make(map[string][]*waiter),
 		closed:     make(chan struct{}),
 	}
@@ -184,6 +187,8 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	l.wg.Add(2)
 	go func() { defer l.wg.Done(); l.commitLoop(runCtx) }()
 	go func() { defer l.wg.Done(); l.sequenceLoop(runCtx) }()
+	l.historyWG.Add(1)
+	go func() { defer l.historyWG.Done(); l.historyLoop() }()
 	l.wakeSequencer() // integrate whatever was queued before a restart
 	l.logger.Info("ledger open", "tree", l.tree.TreeId, "size", l.head.size, "checkpoint", l.latest.Size)
 	return l, nil
@@ -315,21 +320,23 @@ func (l *Log) loadCheckpoint(ctx context.Context) error {
 		l.metrics.checkpointSize.Set(float64(cp.Size))
 	}
 	if !ok || cp.Size < l.head.size {
-		if err := l.publish(ctx); err != nil {
+		if err := l.publish(ctx, true); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-// Close stops the sequencer and the group committer. Appends in progress fail with
-// [ErrClosed]; leaves already acknowledged stay queued and are integrated at the next Open.
-// It does not close the storage.
+// Close stops the sequencer and the group committer, and writes the checkpoints published
+// but not yet stored. Appends in progress fail with [ErrClosed]; leaves already acknowledged
+// stay queued and are integrated at the next Open. It does not close the storage.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
-		close(l.closed)
 		l.cancel()
 		l.wg.Wait()
+		close(l.history)
+		l.historyWG.Wait()
+		close(l.closed)
 	})
 	return nil
 }

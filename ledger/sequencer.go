@@ -64,7 +64,7 @@ func (l *Log) sequenceLoop(ctx context.Context) {
 						cpTimer.Reset(wait)
 						cpArmed = true
 					}
-				} else if err := l.publish(ctx); err != nil {
+				} else if err := l.publish(ctx, false); err != nil {
 					if ctx.Err() != nil {
 						return
 					}

@@ -15,7 +15,9 @@ import (
 type stateStore interface {
 	treeID() (id int64, ok bool, err error)
 	setTreeID(id int64) error
-	putCheckpoint(c SignedCheckpoint) error
+	// putCheckpoints stores checkpoints of increasing sizes, all above the latest stored,
+	// in one write.
+	putCheckpoints(cs []SignedCheckpoint) error
 	latestCheckpoint() (c SignedCheckpoint, ok bool, err error)
 	checkpointHistory() ([]SignedCheckpoint, error)
 }
@@ -41,13 +43,30 @@ func (m *memState) setTreeID(id int64) error {
 	return nil
 }
 
-func (m *memState) putCheckpoint(c SignedCheckpoint) error {
+func (m *memState) putCheckpoints(cs []SignedCheckpoint) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if n := len(m.cps); n > 0 && m.cps[n-1].Size >= c.Size {
-		return fmt.Errorf("checkpoint of size %d is not above the latest stored, %d", c.Size, m.cps[n-1].Size)
+	var last *SignedCheckpoint
+	if n := len(m.cps); n > 0 {
+		last = &m.cps[n-1]
 	}
-	m.cps = append(m.cps, c.clone())
+	if err := checkIncreasing(last, cs); err != nil {
+		return err
+	}
+	for _, c := range cs {
+		m.cps = append(m.cps, c.clone())
+	}
+	return nil
+}
+
+// checkIncreasing checks that cs have increasing sizes, all above last's if last is not nil.
+func checkIncreasing(last *SignedCheckpoint, cs []SignedCheckpoint) error {
+	for _, c := range cs {
+		if last != nil && last.Size >= c.Size {
+			return fmt.Errorf("checkpoint of size %d is not above the previous, %d", c.Size, last.Size)
+		}
+		last = &c
+	}
 	return nil
 }
 
@@ -128,19 +147,28 @@ func (b badgerState) setTreeID(id int64) error {
 	return nil
 }
 
-func (b badgerState) putCheckpoint(c SignedCheckpoint) error {
+func (b badgerState) putCheckpoints(cs []SignedCheckpoint) error {
 	err := b.db.Update(func(txn *badger.Txn) error {
 		latest, ok, err := latestIn(txn)
 		if err != nil {
 			return err
 		}
-		if ok && latest.Size >= c.Size {
-			return fmt.Errorf("checkpoint of size %d is not above the latest stored, %d", c.Size, latest.Size)
+		var last *SignedCheckpoint
+		if ok {
+			last = &latest
 		}
-		return txn.Set(checkpointKey(c.Size), encodeCheckpoint(c))
+		if err := checkIncreasing(last, cs); err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if err := txn.Set(checkpointKey(c.Size), encodeCheckpoint(c)); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("storing checkpoint of size %d: %w", c.Size, err)
+		return fmt.Errorf("storing %d checkpoints: %w", len(cs), err)
 	}
 	return nil
 }
