@@ -44,6 +44,9 @@ type ManifestDocument struct {
 	File   string  `json:"file"`
 	Name   string  `json:"name,omitempty"`
 	Fields []Field `json:"fields,omitempty"`
+	// Signatures places signers' signature boxes; at most one per signer. Signers without one
+	// get the automatic row at the bottom of the last page.
+	Signatures []SignatureBox `json:"signatures,omitempty"`
 }
 
 // Problem is one thing wrong with a manifest or its files; Path locates it (JSON-pointer-like,
@@ -306,6 +309,9 @@ func (m *Manifest) Validate(files map[string][]byte, now time.Time, lim Limits, 
 			}
 		}
 	}
+	for i, d := range m.Documents {
+		checkSignatureBoxes(&p, fmt.Sprintf("documents/%d/signatures", i), d, signers, infos, lim.MaxSigners)
+	}
 	for name := range files {
 		if !usedFiles[name] {
 			p.add("files/"+name, "uploaded but not used by any document")
@@ -319,6 +325,46 @@ func (m *Manifest) Validate(files map[string][]byte, now time.Time, lim Limits, 
 		m.ExpiresAt = &t
 	}
 	return infos, nil
+}
+
+// checkSignatureBoxes checks a document's signature boxes: a known signer, once, on an
+// existing page, with a rectangle inside it. Boxes may overlap text fields: the sender decides
+// the layout. Pages are checked only when the document's PDF could be read.
+func checkSignatureBoxes(p *problems, base string, d ManifestDocument, signers map[string]bool, infos map[string]PDFInfo, maxSigners int) {
+	if len(d.Signatures) > maxSigners {
+		p.add(base, "at most %d signature boxes (one per signer)", maxSigners)
+		return
+	}
+	info, haveInfo := infos[d.File]
+	seen := map[string]bool{}
+	for j, b := range d.Signatures {
+		sb := fmt.Sprintf("%s/%d/", base, j)
+		switch {
+		case !signers[b.Signer]:
+			p.add(sb+"signer", "no signer with id %q", b.Signer)
+		case seen[b.Signer]:
+			p.add(sb+"signer", "signer %q already has a signature box in this document", b.Signer)
+		}
+		seen[b.Signer] = true
+		r := b.Rect
+		finite := !anyBad(r.X, r.Y, r.W, r.H)
+		if !finite || r.W <= 0 || r.H <= 0 || r.X < 0 || r.Y < 0 {
+			p.add(sb+"rect", "x and y must be ≥ 0, w and h > 0")
+		} else if r.W < 60 || r.H < 20 {
+			p.add(sb+"rect", "a signature box is at least 60 × 20 points, so that its text stays legible")
+		}
+		if !haveInfo {
+			continue
+		}
+		if b.Page < 1 || b.Page > len(info.Pages) {
+			p.add(sb+"page", "the document has %d pages, not page %d", len(info.Pages), b.Page)
+			continue
+		}
+		pg := info.Pages[b.Page-1]
+		if finite && (r.X+r.W > pg.Width+1e-9 || r.Y+r.H > pg.Height+1e-9) {
+			p.add(sb+"rect", "outside page %d (%.0f × %.0f points)", b.Page, pg.Width, pg.Height)
+		}
+	}
 }
 
 func anyBad(v ...float64) bool {

@@ -93,6 +93,16 @@ type Document struct {
 	Current  string  `json:"current"`  // SHA-256 of the latest version (signed so far)
 	Pages    []Page  `json:"pages"`
 	Fields   []Field `json:"fields,omitempty"`
+	// Signatures are the signature boxes the sender placed; signers without one get the
+	// automatic row at the bottom of the last page.
+	Signatures []SignatureBox `json:"signatures,omitempty"`
+}
+
+// SignatureBox places one signer's visible signature on a page of a document.
+type SignatureBox struct {
+	Signer string `json:"signer"`
+	Page   int    `json:"page"` // 1-based
+	Rect   Rect   `json:"rect"`
 }
 
 // Page is one page of a document: its size in PDF points and the digest reported in page.read.

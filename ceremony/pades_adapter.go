@@ -51,9 +51,9 @@ func (p PAdES) Inspect(ctx context.Context, pdf []byte) (PDFInfo, error) {
 // SignatureFieldName is the name of a signer's signature field.
 func SignatureFieldName(signer string) string { return "sig-" + signer }
 
-// Prepare implements PDFEngine: every text field, plus one visible signature field per signer
-// in a row at the bottom of the last page.
-func (p PAdES) Prepare(ctx context.Context, pdf []byte, fields []Field, signers []string) ([]byte, error) {
+// Prepare implements PDFEngine: every text field, plus one visible signature field per signer,
+// in its box when the sender placed one, else in a row at the bottom of the last page.
+func (p PAdES) Prepare(ctx context.Context, pdf []byte, fields []Field, signers []string, boxes []SignatureBox) ([]byte, error) {
 	info, err := InspectPDF(pdf, 1<<20)
 	if err != nil {
 		return nil, err
@@ -66,9 +66,20 @@ func (p PAdES) Prepare(ctx context.Context, pdf []byte, fields []Field, signers 
 	}
 	const w, h, margin = 170.0, 48.0, 24.0
 	perRow := max(1, int((last.Width-margin)/(w+8)))
-	for i, s := range signers {
+	placed := map[string]SignatureBox{}
+	for _, b := range boxes {
+		placed[b.Signer] = b
+	}
+	i := 0 // position in the automatic row, among the signers without a box
+	for _, s := range signers {
+		if b, ok := placed[s]; ok {
+			r := b.Rect
+			pf = append(pf, pades.Field{Name: SignatureFieldName(s), Kind: pades.FieldSignature, Page: b.Page, Rect: [4]float64{r.X, r.Y, r.X + r.W, r.Y + r.H}})
+			continue
+		}
 		x := margin + float64(i%perRow)*(w+8)
 		y := margin + float64(i/perRow)*(h+8)
+		i++
 		pf = append(pf, pades.Field{Name: SignatureFieldName(s), Kind: pades.FieldSignature, Page: len(info.Pages), Rect: [4]float64{x, y, x + w, y + h}})
 	}
 	var out bytes.Buffer

@@ -39,8 +39,9 @@ type PDFEngine interface {
 	// readable PDF.
 	Inspect(ctx context.Context, pdf []byte) (PDFInfo, error)
 	// Prepare adds every signer's text fields and one signature field per signer ("sig-"+id) in
-	// one rewrite, before any signature.
-	Prepare(ctx context.Context, pdf []byte, fields []Field, signers []string) ([]byte, error)
+	// one rewrite, before any signature: where boxes places it, else in an automatic row at the
+	// bottom of the last page.
+	Prepare(ctx context.Context, pdf []byte, fields []Field, signers []string, boxes []SignatureBox) ([]byte, error)
 	// Sign adds one incremental update: field values, a CAdES signature and its timestamp.
 	Sign(ctx context.Context, pdf []byte, req SignRequest) ([]byte, error)
 	// Finalize adds validation data and an archive timestamp (B-LT then B-LTA) after the last

@@ -642,7 +642,7 @@ func (s *Service) Create(ctx context.Context, owner string, m *Manifest, files m
 	var probsPrep []Problem
 	for i, d := range m.Documents {
 		orig := files[d.File]
-		out, err := s.opt.PDF.Prepare(ctx, orig, d.Fields, signerIDs)
+		out, err := s.opt.PDF.Prepare(ctx, orig, d.Fields, signerIDs, d.Signatures)
 		if err != nil {
 			probsPrep = append(probsPrep, Problem{fmt.Sprintf("documents/%d/file", i), "cannot add the fields: " + err.Error()})
 			continue
@@ -674,7 +674,7 @@ func (s *Service) Create(ctx context.Context, owner string, m *Manifest, files m
 		if err != nil {
 			return nil, nil, fmt.Errorf("ceremony: %w", err)
 		}
-		e.Documents = append(e.Documents, Document{ID: d.ID, Name: d.Name, Original: od, Prepared: pd, Current: pd, Pages: preps[i].info.Pages, Fields: d.Fields})
+		e.Documents = append(e.Documents, Document{ID: d.ID, Name: d.Name, Original: od, Prepared: pd, Current: pd, Pages: preps[i].info.Pages, Fields: d.Fields, Signatures: d.Signatures})
 		docData[d.ID] = pd
 	}
 	for _, sg := range m.Signers {

@@ -31,7 +31,7 @@ func (PDF) Inspect(_ context.Context, b []byte) (ceremony.PDFInfo, error) {
 }
 
 // Prepare implements ceremony.PDFEngine.
-func (PDF) Prepare(_ context.Context, b []byte, _ []ceremony.Field, _ []string) ([]byte, error) {
+func (PDF) Prepare(_ context.Context, b []byte, _ []ceremony.Field, _ []string, _ []ceremony.SignatureBox) ([]byte, error) {
 	return bytes.Clone(b), nil
 }
 
