@@ -94,38 +94,66 @@ func keyOptions(dir string) keys.Options {
 	return keys.Options{Dir: filepath.Join(dir, "keys"), Passphrase: []byte(passphrase), Organization: "Paraphe Bench", Country: "FR", LedgerKeyName: "bench.paraphe.invalid/ledger"}
 }
 
-func openDB(dir string) (*badger.DB, error) {
-	return badger.Open(badger.DefaultOptions(filepath.Join(dir, "db")).WithLogger(nil).WithSyncWrites(true))
+// bench is a hierarchy, its state database and the CA over them, in dir.
+type bench struct {
+	keys *keys.Set
+	db   *badger.DB
+	ca   *ca.CA
 }
 
-func openCA(ctx context.Context, dir string, db *badger.DB, s *keys.Set, base string) (*ca.CA, error) {
-	return ca.New(ctx, ca.Options{Keys: s, DB: db, BaseURL: base})
+// open runs the key ceremony (init) or loads the hierarchy, opens Badger with SyncWrites (as
+// the appliance does) and the CA; baseURL "" means a placeholder.
+func open(ctx context.Context, dir string, init bool, baseURL string) (*bench, error) {
+	var b bench
+	var err error
+	if init {
+		b.keys, err = keys.Init(ctx, keyOptions(dir))
+	} else {
+		b.keys, err = keys.Load(ctx, keyOptions(dir))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if b.db, err = badger.Open(badger.DefaultOptions(filepath.Join(dir, "db")).WithLogger(nil).WithSyncWrites(true)); err != nil {
+		b.keys.Close()
+		return nil, err
+	}
+	if baseURL == "" {
+		baseURL = "http://127.0.0.1:8080"
+	}
+	if b.ca, err = ca.New(ctx, ca.Options{Keys: b.keys, DB: b.db, BaseURL: baseURL}); err != nil {
+		b.close()
+		return nil, err
+	}
+	return &b, nil
+}
+
+func (b *bench) close() {
+	b.db.Close()
+	b.keys.Close()
+}
+
+// signerRequest is a request for signer i; every one certifies the same key.
+func signerRequest(i int, pub any) ca.SignerRequest {
+	h := sha256.Sum256(fmt.Appendf(nil, "leaf %d", i))
+	return ca.SignerRequest{Name: fmt.Sprintf("Bench Signer %d", i), Email: fmt.Sprintf("s%d@bench.invalid", i), PublicKey: pub, Binding: ca.Binding{LeafIndex: uint64(i), LeafHash: h[:]}}
 }
 
 func setup(dir string, n, nrev int) error {
 	ctx := context.Background()
-	s, err := keys.Init(ctx, keyOptions(dir))
+	b, err := open(ctx, dir, true, "")
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	db, err := openDB(dir)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	c, err := openCA(ctx, dir, db, s, "http://127.0.0.1")
-	if err != nil {
-		return err
-	}
+	defer b.close()
+	s, c := b.keys, b.ca
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
 	}
 	var index, reqs bytes.Buffer
 	for i := range n {
-		h := sha256.Sum256(fmt.Appendf(nil, "leaf %d", i))
-		cert, err := c.IssueSigner(ctx, ca.SignerRequest{Name: fmt.Sprintf("Bench Signer %d", i), Email: fmt.Sprintf("s%d@bench.invalid", i), PublicKey: k.Public(), Binding: ca.Binding{LeafIndex: uint64(i), LeafHash: h[:]}})
+		cert, err := c.IssueSigner(ctx, signerRequest(i, k.Public()))
 		if err != nil {
 			return err
 		}
@@ -207,25 +235,16 @@ func request(serial *big.Int, issuer *x509.Certificate) ([]byte, error) {
 func serve(dir, listen string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	s, err := keys.Load(ctx, keyOptions(dir))
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	db, err := openDB(dir)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
 	ln, err := net.Listen("tcp", listen)
 	if err != nil {
 		return err
 	}
-	c, err := openCA(ctx, dir, db, s, "http://"+ln.Addr().String())
+	b, err := open(ctx, dir, false, "http://"+ln.Addr().String())
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	defer b.close()
+	srv := &http.Server{Handler: b.ca.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := os.WriteFile(filepath.Join(dir, "addr"), []byte(ln.Addr().String()), 0o600); err != nil {
 		return err
@@ -333,26 +352,16 @@ func load(url, dir string, conc int, warm, dur time.Duration) error {
 
 func issue(dir string, conc int, warm, dur time.Duration) error {
 	ctx := context.Background()
-	s, err := keys.Init(ctx, keyOptions(dir))
+	b, err := open(ctx, dir, true, "")
 	if err != nil {
 		return err
 	}
-	defer s.Close()
-	db, err := openDB(dir)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	c, err := openCA(ctx, dir, db, s, "http://127.0.0.1:8080")
-	if err != nil {
-		return err
-	}
+	defer b.close()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return err
 	}
-	h := sha256.Sum256([]byte("otp.verified"))
-	req := ca.SignerRequest{Name: "Bench Signer", Email: "signer@bench.invalid", PublicKey: k.Public(), Binding: ca.Binding{LeafIndex: 1, LeafHash: h[:]}}
+	req := signerRequest(1, k.Public())
 	var n, errs atomic.Int64
 	var measuring atomic.Bool
 	deadline := time.Now().Add(warm + dur)
@@ -360,7 +369,7 @@ func issue(dir string, conc int, warm, dur time.Duration) error {
 	for range conc {
 		wg.Go(func() {
 			for time.Now().Before(deadline) {
-				_, err := c.IssueSigner(ctx, req)
+				_, err := b.ca.IssueSigner(ctx, req)
 				if !measuring.Load() {
 					continue
 				}
