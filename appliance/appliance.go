@@ -28,6 +28,7 @@ import (
 	"github.com/paraphe/paraphe/ledger/badgerstore"
 	"github.com/paraphe/paraphe/tsa"
 	"github.com/paraphe/paraphe/web"
+	"github.com/paraphe/paraphe/web/admin"
 )
 
 // Appliance is an open appliance, ready to Serve.
@@ -47,6 +48,7 @@ type Appliance struct {
 	outbox      *ceremony.Outbox
 	api, signer http.Handler
 	verify      http.Handler
+	admin       http.Handler
 	now         func() time.Time
 
 	handler http.Handler
@@ -130,6 +132,7 @@ func (a *Appliance) mounts() []web.Mount {
 		{Patterns: []string{"/api/v1/"}, Handler: a.api},
 		{Patterns: []string{"/s/"}, Handler: a.signer},
 		{Patterns: []string{"/verify", "/verify/"}, Handler: a.verify},
+		{Patterns: []string{admin.Pattern}, Handler: a.admin},
 	}
 }
 
@@ -171,5 +174,6 @@ func rateLimits(c config.RateLimit) []web.RateLimit {
 		limit(c.TSA, "/tsa"),
 		limit(c.OCSP, "/ocsp", "/ca/crl"),
 		limit(c.Verify, "/verify"),
+		limit(c.Admin, admin.Pattern),
 	}
 }

@@ -319,3 +319,48 @@ func verifierOf(t *testing.T, r *running) (note.Verifier, error) {
 	t.Helper()
 	return verify.NewVerifier(strings.TrimSpace(string(get(t, http.DefaultClient, r.base+"/ledger/key"))))
 }
+
+// PARAPHE_BOOTSTRAP_ADMIN_* creates the first administrator, who can then sign in to the
+// sender's web app; a wrong password is refused; nothing else is reachable without a session.
+func TestBootstrapAdminSignsIn(t *testing.T) {
+	const pw = "correct horse battery staple"
+	cfg := testConfig(t, t.TempDir(),
+		"PARAPHE_BOOTSTRAP_ADMIN_ORGANIZATION=Notaires Associés",
+		"PARAPHE_BOOTSTRAP_ADMIN_EMAIL=admin@example.org",
+		"PARAPHE_BOOTSTRAP_ADMIN_PASSWORD="+pw)
+	r := start(t, cfg)
+	defer r.stop()
+	login := func(password string) *http.Response {
+		body, _ := json.Marshal(map[string]string{"email": "admin@example.org", "password": password})
+		req, _ := http.NewRequest("POST", r.base+"/admin/api/login", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", r.base)
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	if resp := login("not the password"); resp.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	resp := login(pw)
+	if resp.StatusCode != 200 || len(resp.Cookies()) == 0 {
+		t.Fatalf("bootstrap admin cannot sign in: %d", resp.StatusCode)
+	}
+	for _, c := range resp.Cookies() {
+		if !c.HttpOnly {
+			t.Errorf("cookie %s is not HttpOnly", c.Name)
+		}
+	}
+	anon, err := http.Get(r.base + "/admin/api/envelopes")
+	if err != nil {
+		t.Fatal(err)
+	}
+	anon.Body.Close()
+	if anon.StatusCode != http.StatusUnauthorized {
+		t.Fatalf("envelope list without a session: %d", anon.StatusCode)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/paraphe/paraphe/config"
 	"github.com/paraphe/paraphe/evidence"
 	"github.com/paraphe/paraphe/pades"
+	"github.com/paraphe/paraphe/web/admin"
 	"github.com/paraphe/paraphe/web/api"
 	"github.com/paraphe/paraphe/web/signer"
 	"github.com/paraphe/paraphe/web/signerui"
@@ -96,8 +97,36 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 	a.signer = signer.New(signer.Options{Service: svc, Secure: secure, Page: pages, Evidence: ev, Logger: a.log.With("component", "signer")})
 	roots := x509.NewCertPool()
 	roots.AddCert(a.keys.Root)
-	a.verify, err = verifyui.New(verifyui.Options{Roots: roots, LedgerKey: a.keys.LedgerVerifierKey, Logger: a.log.With("component", "verify")})
-	return err
+	if a.verify, err = verifyui.New(verifyui.Options{Roots: roots, LedgerKey: a.keys.LedgerVerifierKey, Logger: a.log.With("component", "verify")}); err != nil {
+		return err
+	}
+	pdfjs := ""
+	if pages.ViewerEmbedded() {
+		pdfjs = pages.AssetBase() + "pdfjs/"
+	}
+	app, err := admin.New(admin.Options{
+		Service:  svc,
+		DB:       a.state,
+		Notifier: notifier,
+		PDFJS:    pdfjs,
+		Evidence: ev,
+		Secure:   secure,
+		Logger:   a.log.With("component", "admin"),
+	})
+	if err != nil {
+		return err
+	}
+	if b := a.cfg.BootstrapAdmin; b.Email != "" {
+		_, created, err := app.Accounts().Bootstrap(ctx, b.Organization, b.Email, b.Password)
+		if err != nil {
+			return fmt.Errorf("bootstrap_admin: %w", err)
+		}
+		if created {
+			a.log.Info("bootstrap administrator created", "organization", b.Organization)
+		}
+	}
+	a.admin = app
+	return nil
 }
 
 // sealChain is the platform seal certificate and its issuers up to the root.

@@ -68,6 +68,8 @@ type Config struct {
 	// BootstrapAPIKey, when set, is registered as an admin API key at start. Only from the
 	// environment (PARAPHE_BOOTSTRAP_API_KEY) or a file; never logged.
 	BootstrapAPIKey string `yaml:"bootstrap_api_key"`
+	// BootstrapAdmin, from PARAPHE_BOOTSTRAP_ADMIN_*, creates the first administrator.
+	BootstrapAdmin BootstrapAdmin `yaml:"bootstrap_admin"`
 }
 
 // Organization names the operator; it goes into every certificate subject.
@@ -120,6 +122,15 @@ type RateLimit struct {
 	TSA      float64 `yaml:"tsa"`      // /tsa
 	OCSP     float64 `yaml:"ocsp"`     // /ocsp and /ca/crl
 	Verify   float64 `yaml:"verify"`   // /verify: the public verification page
+	Admin    float64 `yaml:"admin"`    // /admin/: the sender's web app
+}
+
+// BootstrapAdmin creates the first administrator at start when Email is set (and the account
+// does not exist yet; an existing password is never changed). There is no default password.
+type BootstrapAdmin struct {
+	Organization string `yaml:"organization"`
+	Email        string `yaml:"email"`
+	Password     string `yaml:"password"`
 }
 
 // Ceremony configures envelopes.
@@ -212,7 +223,7 @@ func Default() Config {
 			IdleTimeout:       120 * time.Second,
 			ShutdownTimeout:   30 * time.Second,
 			MaxBodyBytes:      50 << 20,
-			RateLimit:         RateLimit{Ceremony: 20, API: 50, TSA: 200, OCSP: 200, Verify: 2},
+			RateLimit:         RateLimit{Ceremony: 20, API: 50, TSA: 200, OCSP: 200, Verify: 2, Admin: 20},
 		},
 		CA:       CA{SignerValidity: time.Hour, CRLValidity: 24 * time.Hour},
 		TSA:      TSA{Policy: "0.4.0.2023.1.1", Accuracy: time.Second, NTPInterval: 5 * time.Minute},
@@ -365,7 +376,7 @@ func (c *Config) Validate() error {
 	positive("http.write_timeout", c.HTTP.WriteTimeout)
 	positive("http.idle_timeout", c.HTTP.IdleTimeout)
 	positive("http.shutdown_timeout", c.HTTP.ShutdownTimeout)
-	for path, v := range map[string]float64{"ceremony": c.HTTP.RateLimit.Ceremony, "api": c.HTTP.RateLimit.API, "tsa": c.HTTP.RateLimit.TSA, "ocsp": c.HTTP.RateLimit.OCSP, "verify": c.HTTP.RateLimit.Verify} {
+	for path, v := range map[string]float64{"ceremony": c.HTTP.RateLimit.Ceremony, "api": c.HTTP.RateLimit.API, "tsa": c.HTTP.RateLimit.TSA, "ocsp": c.HTTP.RateLimit.OCSP, "verify": c.HTTP.RateLimit.Verify, "admin": c.HTTP.RateLimit.Admin} {
 		if v < 0 {
 			bad("http.rate_limit."+path, "must be 0 (off) or positive, not %g", v)
 		}
@@ -459,6 +470,17 @@ func (c *Config) Validate() error {
 	}
 	if c.BootstrapAPIKey != "" && len(c.BootstrapAPIKey) < 32 {
 		bad("bootstrap_api_key", "must be at least 32 characters")
+	}
+	if b := c.BootstrapAdmin; b.Email != "" || b.Password != "" || b.Organization != "" {
+		if _, err := mail.ParseAddress(b.Email); err != nil {
+			bad("bootstrap_admin.email", "%q is not an email address", b.Email)
+		}
+		if strings.TrimSpace(b.Organization) == "" {
+			bad("bootstrap_admin.organization", "required with bootstrap_admin.email")
+		}
+		if len(b.Password) < 12 {
+			bad("bootstrap_admin.password", "at least 12 characters required")
+		}
 	}
 	if len(errs) == 0 {
 		return nil

@@ -30,6 +30,8 @@ Usage:
                   audit a running appliance's ledger
   paraphe tsa     query FILE --url URL [--out FILE.tsr]
                   timestamp a file with an RFC 3161 TSA and verify the reply
+  paraphe admin   create-user --org NAME --email E [--role admin|sender] | set-password --email E
+                  manage the sender web app's accounts (with the appliance stopped)
   paraphe version print the version
 
 Configuration: a YAML file (see config/example.yaml), then PARAPHE_* environment variables
@@ -74,6 +76,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		return runInit(ctx, rest, stdout, stderr, env)
 	case "verify":
 		return runVerify(ctx, rest, stdout, stderr)
+	case "admin":
+		return runAdmin(ctx, rest, stdout, stderr, env)
 	case "tsa":
 		return runTSA(ctx, rest, stdout, stderr)
 	case "ledger":
