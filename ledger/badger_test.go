@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"sync"
 	"testing"
 
 	"github.com/paraphe/paraphe/ledger/badgerstore"
@@ -119,5 +120,52 @@ func TestBadgerRestart(t *testing.T) {
 		if err := verify.Consistency(older, newer, proof); err != nil {
 			t.Fatalf("stored checkpoint %d (size %d): %v", i, older.Size, err)
 		}
+	}
+}
+
+// TestBadgerConcurrentDuplicates appends one event from many goroutines at once, as a
+// reconciliation after a crash may: the storage keeps one leaf and every caller gets its
+// receipt.
+func TestBadgerConcurrentDuplicates(t *testing.T) {
+	ctx := context.Background()
+	store := openBadger(t, t.TempDir())
+	defer store.Close()
+	l := openLog(t, testOptions(t, NewBadgerStorage(store), newKeys(t)))
+	for round := 0; round < 5; round++ {
+		e := pageRead(t, round+1)
+		const n = 12
+		idx := make(chan uint64, n)
+		errs := make(chan error, n)
+		var wg sync.WaitGroup
+		for i := 0; i < n; i++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				p, err := l.Append(ctx, e)
+				if err == nil {
+					var r Receipt
+					if r, err = p.Wait(ctx); err == nil {
+						idx <- r.Index
+					}
+				}
+				if err != nil {
+					errs <- err
+				}
+			}()
+		}
+		wg.Wait()
+		close(idx)
+		close(errs)
+		for err := range errs {
+			t.Fatal(err)
+		}
+		for i := range idx {
+			if i != uint64(round) {
+				t.Fatalf("round %d: a duplicate got index %d", round, i)
+			}
+		}
+	}
+	if cp, _ := l.Checkpoint(ctx); cp.Size != 5 {
+		t.Fatalf("size %d after 5 events appended 12 times each, want 5", cp.Size)
 	}
 }

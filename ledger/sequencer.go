@@ -107,19 +107,26 @@ func (l *Log) integrate(ctx context.Context) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range cs.leaves {
+		// The leaf answers the first waiter that queued it, and every waiter whose identical
+		// leaf the storage deduplicated. (Waiters with no leaf here were queued before a
+		// restart, or by a caller that gave up.)
 		k := string(s.hash)
-		ws := l.unresolved[k]
-		if len(ws) == 0 {
-			continue // queued before a restart, or by a caller that gave up
+		var keep []*waiter
+		taken := false
+		for _, w := range l.unresolved[k] {
+			if !w.dup && taken {
+				keep = append(keep, w)
+				continue
+			}
+			taken = taken || !w.dup
+			w.index, w.resolved = s.index, true
+			l.resolved = append(l.resolved, w)
 		}
-		w := ws[0]
-		if len(ws) == 1 {
+		if len(keep) == 0 {
 			delete(l.unresolved, k)
 		} else {
-			l.unresolved[k] = ws[1:]
+			l.unresolved[k] = keep
 		}
-		w.index, w.resolved = s.index, true
-		l.resolved = append(l.resolved, w)
 	}
 	return n, nil
 }
