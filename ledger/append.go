@@ -55,13 +55,12 @@ type waiter struct {
 }
 
 type appendReq struct {
-	w     *waiter
-	leaf  []byte
-	hash  []byte
-	dup   bool  // the storage already held this leaf
-	err   error // set by the committer before done is closed
-	done  chan struct{}
-	start time.Time
+	w    *waiter
+	leaf []byte
+	hash []byte
+	dup  bool  // the storage already held this leaf
+	err  error // set by the committer before done is closed
+	done chan struct{}
 }
 
 // Append validates e, encodes it as a canonical leaf and queues it durably. It returns once
@@ -95,7 +94,7 @@ func (l *Log) Append(ctx context.Context, e Event) (Pending, error) {
 	}
 	hash := verify.LeafHash(leaf)
 	w := l.register(hash, start)
-	req := &appendReq{w: w, leaf: leaf, hash: hash, done: make(chan struct{}), start: start}
+	req := &appendReq{w: w, leaf: leaf, hash: hash, done: make(chan struct{})}
 	fail := func(err error) (Pending, error) {
 		l.unregister(w)
 		l.metrics.appends.WithLabelValues("error").Inc()
@@ -125,9 +124,11 @@ func (l *Log) Append(ctx context.Context, e Event) (Pending, error) {
 	if req.dup {
 		// The identical leaf was queued before. If it is already sequenced, no sequencer pass
 		// will report it again: look its index up now.
-		if idx, ok, err := l.lookupIndex(ctx, hash); err != nil {
-			l.logger.Warn("looking up a duplicate leaf", "event", e.ID, "err", err)
-		} else if ok {
+		idx, ok, err := l.lookupIndex(ctx, hash)
+		if err != nil {
+			return fail(fmt.Errorf("ledger: append of event %s: it was already queued, but looking it up failed: %w", e.ID, err))
+		}
+		if ok {
 			l.resolveWaiter(w, idx)
 		}
 	}
