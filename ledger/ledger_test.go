@@ -628,3 +628,46 @@ func TestReceiptVerifies(t *testing.T) {
 		}
 	}
 }
+
+// flakyTSA refuses the calls numbered in fail (from 1), as a TSA whose clock is briefly
+// untrusted does, and stamps the others like fakeTSA.
+type flakyTSA struct {
+	mu    sync.Mutex
+	calls int
+	fail  map[int]bool
+}
+
+func (f *flakyTSA) Timestamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+	f.mu.Lock()
+	f.calls++
+	n := f.calls
+	f.mu.Unlock()
+	if f.fail[n] {
+		return nil, fmt.Errorf("refusing call %d", n)
+	}
+	return fakeToken(digest), nil
+}
+
+func TestCheckpointRetriedAfterTSARefusal(t *testing.T) {
+	k := newKeys(t)
+	o := testOptions(t, NewMemoryStorage(), k)
+	tsa := &flakyTSA{fail: map[int]bool{2: true, 3: true, 4: true}}
+	o.Timestamper = tsa
+	l := openLog(t, o)
+	ctx := context.Background()
+	p, err := l.Append(ctx, pageRead(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := p.Wait(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := sha256.Sum256([]byte(checkpointText(t, k.vkey, r.Checkpoint)))
+	if r.TreeSize != 1 || !bytes.Equal(r.Timestamp, fakeToken(d[:])) {
+		t.Fatalf("receipt of size %d with token %x after TSA refusals", r.TreeSize, r.Timestamp)
+	}
+	if got := testutil.ToFloat64(l.metrics.errors.WithLabelValues("checkpoint")); got != 3 {
+		t.Fatalf("%v checkpoint errors counted, want 3", got)
+	}
+}

@@ -30,7 +30,9 @@ func (l *Log) sequenceLoop(ctx context.Context) {
 	cpTimer := time.NewTimer(time.Hour)
 	cpTimer.Stop()
 	cpArmed := false
-	backoff := 10 * time.Millisecond
+	backoff := 10 * time.Millisecond   // after a failed pass
+	cpBackoff := 10 * time.Millisecond // after a failed publication (a TSA refusing, say)
+	var retryAt time.Time              // no publication attempt before
 	for {
 		select {
 		case <-ctx.Done():
@@ -59,7 +61,11 @@ func (l *Log) sequenceLoop(ctx context.Context) {
 			}
 			backoff = 10 * time.Millisecond
 			if l.head.size > l.latest.Size {
-				if wait := l.opts.CheckpointInterval - time.Since(l.lastPublish); wait > 0 {
+				next := l.lastPublish.Add(l.opts.CheckpointInterval)
+				if retryAt.After(next) {
+					next = retryAt
+				}
+				if wait := time.Until(next); wait > 0 {
 					if !cpArmed {
 						cpTimer.Reset(wait)
 						cpArmed = true
@@ -69,11 +75,15 @@ func (l *Log) sequenceLoop(ctx context.Context) {
 						return
 					}
 					l.metrics.errors.WithLabelValues("checkpoint").Inc()
-					l.logger.Error("publishing a checkpoint", "size", l.head.size, "err", err)
+					l.logger.Error("publishing a checkpoint", "size", l.head.size, "retry_in", cpBackoff, "err", err)
+					retryAt = time.Now().Add(cpBackoff)
 					if !cpArmed {
-						cpTimer.Reset(backoff)
+						cpTimer.Reset(cpBackoff)
 						cpArmed = true
 					}
+					cpBackoff = min(2*cpBackoff, 5*time.Second)
+				} else {
+					cpBackoff = 10 * time.Millisecond
 				}
 			}
 			if n < l.opts.BatchSize {
