@@ -365,7 +365,7 @@ func (s *Service) appendEvents(ctx context.Context, env string, first uint64, ev
 	}
 	s.mu.Unlock()
 	for i, ev := range evs {
-		s.track(env, first+uint64(i), ev.ID, pendings[i])
+		s.track(env, first+uint64(i), ev, pendings[i])
 	}
 	return nil
 }
@@ -397,8 +397,16 @@ func (s *Service) appendUnappended(ctx context.Context, id string) error {
 	return s.appendEvents(ctx, id, r.lo, evs)
 }
 
-// track waits in the background for an event's receipt and stores it.
-func (s *Service) track(env string, seq uint64, id string, p Pending) {
+// receiptPatience is how long track waits for a receipt before appending the event again.
+const receiptPatience = 5 * time.Second
+
+// track waits in the background for an event's receipt and stores it. When the receipt is
+// slow to come, the event is appended again (the ledger keeps one leaf): an event appended
+// twice before it was sequenced (a retried append) may leave the second caller's wait
+// unanswered, while an append of a leaf already sequenced is answered at once. It gives up
+// after 5 minutes; reconcile tries again at the next start.
+func (s *Service) track(env string, seq uint64, ev Event, p Pending) {
+	id := ev.ID
 	done := make(chan struct{})
 	s.mu.Lock()
 	s.waiters[id] = done
@@ -414,13 +422,25 @@ func (s *Service) track(env string, seq uint64, id string, p Pending) {
 		}()
 		ctx, cancel := context.WithTimeout(s.bg, 5*time.Minute)
 		defer cancel()
-		r, err := p.Wait(ctx)
-		if err != nil {
-			s.log.Warn("ceremony: receipt not obtained", "envelope", env, "event", id, "err", err)
-			return
+		var r Receipt
+		for {
+			wctx, wcancel := context.WithTimeout(ctx, receiptPatience)
+			var err error
+			r, err = p.Wait(wctx)
+			wcancel()
+			if err == nil {
+				break
+			}
+			if ctx.Err() != nil {
+				s.log.Warn("ceremony: receipt not obtained", "envelope", env, "event", id, "err", err)
+				return
+			}
+			if again, aerr := s.opt.Ledger.Append(ctx, ev); aerr == nil {
+				p = again
+			}
 		}
 		k := eventKey(env, seq)
-		err = s.state.write(func(txn *badger.Txn) error {
+		err := s.state.write(func(txn *badger.Txn) error {
 			var rec eventRecord
 			if err := getJSON(txn, k, &rec); err != nil {
 				return err
@@ -586,7 +606,7 @@ func (s *Service) retrackReceipts(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("ceremony: re-append event %s: %w", m.rec.Event.ID, err)
 		}
-		s.track(m.env, m.rec.Seq, m.rec.Event.ID, p)
+		s.track(m.env, m.rec.Seq, m.rec.Event, p)
 	}
 	return nil
 }
