@@ -49,7 +49,8 @@ type waiter struct {
 	hash     []byte
 	index    uint64
 	resolved bool
-	dup      bool // the storage already held the leaf: it shares the index of the stored one
+	dup      bool     // the storage already held the leaf: it shares the index of the stored one
+	proof    [][]byte // inclusion proof in cp, when computed at publication
 	cp       SignedCheckpoint
 	ready    chan struct{}
 }
@@ -150,14 +151,17 @@ func (p Pending) Wait(ctx context.Context) (Receipt, error) {
 	case <-p.l.closed:
 		return Receipt{}, ErrClosed
 	}
-	hashes, err := p.l.inclusionProof(ctx, p.w.index, p.w.cp.Size)
-	if err != nil {
-		return Receipt{}, fmt.Errorf("ledger: receipt of event %s: %w", p.ID, err)
+	hashes := p.w.proof
+	if hashes == nil {
+		var err error
+		if hashes, err = p.l.inclusionProof(ctx, p.w.index, p.w.cp.Size); err != nil {
+			return Receipt{}, fmt.Errorf("ledger: receipt of event %s: %w", p.ID, err)
+		}
 	}
 	return Receipt{
 		Index:      p.w.index,
 		LeafHash:   bytes.Clone(p.LeafHash),
-		Proof:      hashes,
+		Proof:      cloneHashes(hashes),
 		Checkpoint: bytes.Clone(p.w.cp.Note),
 		TreeSize:   p.w.cp.Size,
 		Timestamp:  bytes.Clone(p.w.cp.Token),
@@ -279,4 +283,12 @@ func (l *Log) commit(ctx context.Context, batch []*appendReq) {
 		}
 		close(r.done)
 	}
+}
+
+func cloneHashes(h [][]byte) [][]byte {
+	out := make([][]byte, len(h))
+	for i, x := range h {
+		out[i] = bytes.Clone(x)
+	}
+	return out
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/google/trillian"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/paraphe/paraphe/ledger/verify"
@@ -94,21 +96,70 @@ func (l *Log) publish(ctx context.Context, sync bool) error {
 	l.metrics.checkpointSize.Set(float64(cp.Size))
 
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	l.latest = cp
+	var covered []*waiter
 	kept := l.resolved[:0]
 	for _, w := range l.resolved {
 		if w.index < cp.Size {
 			w.cp = cp
-			l.metrics.receiptSeconds.Observe(time.Since(w.start).Seconds())
-			close(w.ready)
+			covered = append(covered, w)
 			continue
 		}
 		kept = append(kept, w)
 	}
 	clear(l.resolved[len(kept):])
 	l.resolved = kept
+	l.mu.Unlock()
+
+	l.proveAll(ctx, cp.Size, covered)
+	for _, w := range covered {
+		l.metrics.receiptSeconds.Observe(time.Since(w.start).Seconds())
+		close(w.ready)
+	}
 	return nil
+}
+
+// proveAll computes the inclusion proofs of the receipts a new checkpoint covers, in one read
+// transaction, so that the tiles they share are read and rehashed once. A proof it cannot
+// compute is left for Wait to ask the log server for.
+func (l *Log) proveAll(ctx context.Context, size uint64, ws []*waiter) {
+	if len(ws) == 0 {
+		return
+	}
+	tx, err := l.opts.Storage.Log.SnapshotForTree(ctx, l.tree)
+	if err != nil {
+		l.logger.Warn("reading the tree for receipts", "err", err)
+		return
+	}
+	defer tx.Close()
+	for _, w := range ws {
+		nodes, err := proof.Inclusion(w.index, size)
+		if err != nil {
+			continue
+		}
+		got, err := tx.GetMerkleNodes(ctx, nodes.IDs)
+		if err != nil || len(got) != len(nodes.IDs) {
+			l.logger.Warn("reading proof nodes for a receipt", "index", w.index, "size", size, "err", err)
+			continue
+		}
+		hashes := make([][]byte, len(got))
+		for i, n := range got {
+			if n.ID != nodes.IDs[i] {
+				hashes = nil
+				break
+			}
+			hashes[i] = n.Hash
+		}
+		if hashes == nil {
+			continue
+		}
+		if w.proof, err = nodes.Rehash(hashes, rfc6962.DefaultHasher.HashChildren); err != nil {
+			w.proof = nil
+		}
+	}
+	if err := tx.Commit(ctx); err != nil {
+		l.logger.Warn("closing the receipts' read transaction", "err", err)
+	}
 }
 
 // historyLoop writes published checkpoints to the stored history, in order, several per
