@@ -28,11 +28,15 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 		return err
 	}
 	root := []*x509.Certificate{a.keys.Root}
+	// Revocation data for the DSS comes from the CA in process (its CRL and OCSP, the root CRL of
+	// the key set), not over HTTP from the appliance to itself; a third party's certificate in a
+	// PDF being sealed is looked up over HTTP.
+	rev := a.ca.RevocationSource(pades.HTTPRevocation{})
 	svc, err := ceremony.New(ctx, ceremony.Options{
 		DB:           a.state,
 		DataDir:      a.cfg.DataDir,
 		Ledger:       ceremony.LogLedger{Log: a.ledger},
-		PDF:          ceremony.PAdES{Timestamper: a.tsa, Certs: root, Logger: a.log},
+		PDF:          ceremony.PAdES{Timestamper: a.tsa, Revocation: rev, Certs: root, Logger: a.log},
 		Issuer:       ceremony.CAIssuer{CA: a.ca, Chain: []*x509.Certificate{a.keys.Issuing, a.keys.Root}},
 		Notifier:     notifier,
 		BaseURL:      a.cfg.PublicURL,
@@ -62,6 +66,7 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 		Signer:      a.keys.SealSigner,
 		Chain:       sealChain(a),
 		Timestamper: a.tsa,
+		Revocation:  rev,
 		Certs:       root,
 		Logger:      a.log,
 	}
@@ -71,7 +76,7 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 		TSAChain:    append([]*x509.Certificate{a.keys.TSA}, tsaChain(a)...),
 		SealChain:   sealer.Chain,
 		Timestamper: a.tsa,
-		Revocation:  pades.HTTPRevocation{},
+		Revocation:  rev,
 		Seal: func(ctx context.Context, pdf []byte) ([]byte, error) {
 			out, _, err := svc.Seal(ctx, pdf, sealer)
 			return out, err

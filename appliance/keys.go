@@ -55,6 +55,12 @@ func loadKeys(ctx context.Context, cfg config.Config, log *slog.Logger) (*keys.S
 	return s, err
 }
 
+// KeyOptions are the key ceremony's options for cfg, for a command that opens an existing
+// hierarchy (keys.RenewRootCRL): it never generates a development passphrase.
+func KeyOptions(cfg config.Config, log *slog.Logger) (keys.Options, error) {
+	return keyOptions(cfg, log, false)
+}
+
 func keyOptions(cfg config.Config, log *slog.Logger, mayGenerate bool) (keys.Options, error) {
 	pass, err := cfg.Passphrase()
 	if err != nil {
@@ -80,6 +86,7 @@ func keyOptions(cfg config.Config, log *slog.Logger, mayGenerate bool) (keys.Opt
 		Organization:  cfg.Organization.Name,
 		Country:       cfg.Organization.Country,
 		LedgerKeyName: name,
+		BaseURL:       cfg.PublicURL, // baked into the certificates the root issues
 	}, nil
 }
 

@@ -20,6 +20,10 @@ const MaxOCSPRequestBytes = 64 << 10
 //
 //	GET  /ca/chain.pem    issuing CA then root, PEM (application/pem-certificate-chain)
 //	GET  /ca/root.pem     root, PEM
+//	GET  /ca/root.crt     root, DER (application/pkix-cert): the caIssuers URL of the certificates the root issues
+//	GET  /ca/root.crl     the root's CRL, DER (application/pkix-crl), as last signed in a key ceremony:
+//	                      the CRL distribution point of the issuing CA, TSA unit and platform seal;
+//	                      404 when the hierarchy has none
 //	GET  /ca/issuing.crt  issuing CA, DER (application/pkix-cert): the caIssuers URL
 //	GET  /ca/crl          current CRL, DER (application/pkix-crl): the CRL distribution point
 //	POST /ocsp            OCSP (RFC 6960 A.1), body application/ocsp-request ≤ 64 KiB
@@ -39,6 +43,8 @@ func (c *CA) Handler() http.Handler {
 	}
 	mux.HandleFunc("GET /ca/chain.pem", static("application/pem-certificate-chain", c.chainPEM))
 	mux.HandleFunc("GET /ca/root.pem", static("application/x-pem-file", c.rootPEM))
+	mux.HandleFunc("GET /ca/root.crt", static("application/pkix-cert", c.keys.Root.Raw))
+	mux.HandleFunc("GET /ca/root.crl", c.serveRootCRL)
 	mux.HandleFunc("GET /ca/issuing.crt", static("application/pkix-cert", c.keys.Issuing.Raw))
 	mux.HandleFunc("GET /ca/crl", c.serveCRL)
 	mux.HandleFunc("POST /ocsp", c.serveOCSPPost)
@@ -57,6 +63,18 @@ func (c *CA) serveCRL(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/pkix-crl")
 	w.Header().Set("Cache-Control", "public, max-age=60, no-transform")
 	w.Write(der)
+}
+
+// serveRootCRL publishes the root CRL loaded with the key set. It is served even once expired
+// (a relying party decides what a stale CRL is worth); keys.Set.RootCRLStatus reports that.
+func (c *CA) serveRootCRL(w http.ResponseWriter, r *http.Request) {
+	if c.keys.RootCRL == nil {
+		http.Error(w, "this hierarchy has no root CRL: run paraphe ca renew-root-crl", http.StatusNotFound)
+		return
+	}
+	w.Header().Set("Content-Type", "application/pkix-crl")
+	w.Header().Set("Cache-Control", "public, max-age=3600, no-transform")
+	w.Write(c.keys.RootCRL)
 }
 
 func (c *CA) serveOCSPPost(w http.ResponseWriter, r *http.Request) {

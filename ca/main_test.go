@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 	}
 	testKeys, err = keys.Init(context.Background(), keys.Options{
 		Dir: dir, Passphrase: []byte("test passphrase"), Organization: "Paraphe Test", Country: "FR",
-		LedgerKeyName: "test.paraphe.example/ledger",
+		LedgerKeyName: "test.paraphe.example/ledger", BaseURL: "http://127.0.0.1:8080",
 	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)

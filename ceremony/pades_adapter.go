@@ -17,7 +17,7 @@ import (
 // B-T signatures and B-LTA, with pdfcpu for page sizes.
 type PAdES struct {
 	Timestamper pades.Timestamper      // the appliance's TSA
-	Revocation  pades.RevocationSource // nil: HTTP (CRL distribution points, OCSP)
+	Revocation  pades.RevocationSource // nil: pades.HTTPRevocation (CRL distribution points, OCSP); the appliance passes its CA's in-process source
 	Certs       []*x509.Certificate    // added to the DSS to complete chains (the root)
 	Limits      pades.Limits           // zero: pades.DefaultLimits
 	Logger      *slog.Logger
@@ -106,31 +106,15 @@ func (p PAdES) Sign(ctx context.Context, pdf []byte, req SignRequest) ([]byte, e
 	return out.Bytes(), nil
 }
 
-// Finalize implements PDFEngine: B-LT then B-LTA.
+// Finalize implements PDFEngine: B-LT then B-LTA. The DSS gets revocation data for every
+// certificate of every signature and timestamp, from p.Revocation.
 func (p PAdES) Finalize(ctx context.Context, pdf []byte) ([]byte, error) {
-	rev := p.Revocation
-	if rev == nil {
-		rev = caWithoutPointers{pades.HTTPRevocation{}}
-	}
 	var out bytes.Buffer
-	err := pades.Extend(ctx, bytes.NewReader(pdf), int64(len(pdf)), &out, pades.ExtendOptions{Revocation: rev, Certs: p.Certs, Timestamper: p.Timestamper, Limits: p.Limits, Logger: p.Logger})
+	err := pades.Extend(ctx, bytes.NewReader(pdf), int64(len(pdf)), &out, pades.ExtendOptions{Revocation: p.Revocation, Certs: p.Certs, Timestamper: p.Timestamper, Limits: p.Limits, Logger: p.Logger})
 	if err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
-}
-
-// caWithoutPointers fetches revocation data over HTTP, except for a certificate that names no
-// CRL or OCSP location (the issuing CA and the TSA unit under the offline root, as the key
-// ceremony makes them today): there is nothing to fetch, and the DSS carries the certificate
-// only. Signer certificates always name the CA's CRL and OCSP responder.
-type caWithoutPointers struct{ next pades.RevocationSource }
-
-func (c caWithoutPointers) Revocation(ctx context.Context, cert, issuer *x509.Certificate) ([][]byte, [][]byte, error) {
-	if len(cert.CRLDistributionPoints) == 0 && len(cert.OCSPServer) == 0 {
-		return nil, nil, nil
-	}
-	return c.next.Revocation(ctx, cert, issuer)
 }
 
 // CAIssuer adapts the appliance's CA (*ca.CA) to CertificateIssuer. Chain is the issuing CA

@@ -22,7 +22,7 @@ type PAdESSealer struct {
 	Signer      crypto.Signer
 	Chain       []*x509.Certificate // the seal certificate first, then its issuers
 	Timestamper pades.Timestamper
-	Revocation  pades.RevocationSource // nil: HTTP, none for certificates without pointers
+	Revocation  pades.RevocationSource // nil: pades.HTTPRevocation; the appliance passes its CA's in-process source
 	Certs       []*x509.Certificate    // the root, for the DSS
 	Limits      pades.Limits
 	Logger      *slog.Logger
@@ -30,13 +30,9 @@ type PAdESSealer struct {
 
 // Seal implements Sealer.
 func (p PAdESSealer) Seal(ctx context.Context, pdf []byte) ([]byte, error) {
-	rev := p.Revocation
-	if rev == nil {
-		rev = caWithoutPointers{pades.HTTPRevocation{}}
-	}
 	var out bytes.Buffer
 	err := pades.Seal(ctx, bytes.NewReader(pdf), int64(len(pdf)), &out, pades.SealOptions{Signer: p.Signer, Chain: p.Chain, Timestamper: p.Timestamper,
-		Revocation: rev, Certs: p.Certs, Appearance: pades.Appearance{Name: "Paraphe"}, Limits: p.Limits, Logger: p.Logger})
+		Revocation: p.Revocation, Certs: p.Certs, Appearance: pades.Appearance{Name: "Paraphe"}, Limits: p.Limits, Logger: p.Logger})
 	if err != nil {
 		return nil, err
 	}

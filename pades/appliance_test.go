@@ -24,7 +24,10 @@ import (
 // seals with the platform seal key, and verifies everything.
 func TestWithApplianceCAAndTSA(t *testing.T) {
 	ctx := context.Background()
-	ks, err := keys.Init(ctx, keys.Options{Dir: t.TempDir(), Passphrase: []byte("test passphrase"), Organization: "Paraphe Test", Country: "FR", LedgerKeyName: "test.paraphe.example/ledger"})
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	ks, err := keys.Init(ctx, keys.Options{Dir: t.TempDir(), Passphrase: []byte("test passphrase"), Organization: "Paraphe Test", Country: "FR", LedgerKeyName: "test.paraphe.example/ledger", BaseURL: srv.URL})
 	if err != nil {
 		t.Fatalf("keys.Init: %v", err)
 	}
@@ -34,9 +37,6 @@ func TestWithApplianceCAAndTSA(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	mux := http.NewServeMux()
-	srv := httptest.NewServer(mux)
-	t.Cleanup(srv.Close)
 	authority, err := ca.New(ctx, ca.Options{Keys: ks, DB: db, BaseURL: srv.URL})
 	if err != nil {
 		t.Fatalf("ca.New: %v", err)

@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -120,8 +121,9 @@ func (o *Options) subject(role string) x509util.Subject {
 	}
 }
 
-// issue builds a certificate from an x509util template and signs it.
-func issue(tmpl string, data x509util.TemplateData, pub crypto.PublicKey, notBefore, notAfter time.Time, parent *x509.Certificate, signer crypto.Signer) (*x509.Certificate, error) {
+// issue builds a certificate from an x509util template and signs it. A certificate issued by
+// the root (parent != nil) names the root's CRL and certificate at base (o.BaseURL).
+func issue(tmpl string, data x509util.TemplateData, pub crypto.PublicKey, notBefore, notAfter time.Time, parent *x509.Certificate, signer crypto.Signer, base string) (*x509.Certificate, error) {
 	c, err := x509util.NewCertificateFromX509(&x509.Certificate{PublicKey: pub}, x509util.WithTemplate(tmpl, data))
 	if err != nil {
 		return nil, err
@@ -139,6 +141,9 @@ func issue(tmpl string, data x509util.TemplateData, pub crypto.PublicKey, notBef
 			return nil, err
 		}
 		parent = t
+	} else if base != "" {
+		t.CRLDistributionPoints = []string{base + RootCRLPath}
+		t.IssuingCertificateURL = []string{base + RootCertPath}
 	}
 	return x509util.CreateCertificate(t, parent, pub, signer)
 }
@@ -204,7 +209,11 @@ func ceremony(ctx context.Context, o *Options, be *backend) (*Set, error) {
 		if parentRole != "" {
 			parent, signer = certs[parentRole], keys[parentRole].signer
 		}
-		c, err := issue(tmpl, data, keys[role].signer.Public(), nb, now.AddDate(years, 0, 0), parent, signer)
+		base := ""
+		if parentRole == roleRoot {
+			base = strings.TrimRight(o.BaseURL, "/")
+		}
+		c, err := issue(tmpl, data, keys[role].signer.Public(), nb, now.AddDate(years, 0, 0), parent, signer, base)
 		if err != nil {
 			return fmt.Errorf("keys: making the %s certificate: %w", role, err)
 		}
@@ -234,6 +243,15 @@ func ceremony(ctx context.Context, o *Options, be *backend) (*Set, error) {
 		}
 	}
 
+	// The root's first CRL: nothing is revoked yet.
+	crl, err := signRootCRL(o, certs[roleRoot], keys[roleRoot].signer, big.NewInt(1), now, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeNew(filepath.Join(o.Dir, rootCRLName), crl.Raw, 0o644); err != nil {
+		return nil, err
+	}
+
 	m := manifest{Version: 1, Backend: be.kind(), Created: now, Keys: map[string]string{}, Certs: map[string]string{}}
 	m.Ledger.Key = keys[roleLedger].ref
 	m.Ledger.Name = o.LedgerKeyName
@@ -254,6 +272,7 @@ func ceremony(ctx context.Context, o *Options, be *backend) (*Set, error) {
 	if err != nil {
 		return nil, err
 	}
+	set.RootCRL, set.RootCRLNextUpdate = crl.Raw, crl.NextUpdate
 	if err := writeNew(filepath.Join(o.Dir, roleLedger+".vkey"), []byte(set.LedgerVerifierKey+"\n"), 0o644); err != nil {
 		return nil, err
 	}
@@ -339,6 +358,13 @@ func load(o *Options, be *backend, m *manifest) (*Set, error) {
 	}
 	if vk, err := os.ReadFile(filepath.Join(o.Dir, roleLedger+".vkey")); err == nil && string(vk) != set.LedgerVerifierKey+"\n" {
 		return nil, fmt.Errorf("keys: %s.vkey does not match the ledger key", roleLedger)
+	}
+	crl, err := readRootCRL(o.Dir, set.Root)
+	if err != nil {
+		return nil, err
+	}
+	if crl != nil {
+		set.RootCRL, set.RootCRLNextUpdate = crl.Raw, crl.NextUpdate
 	}
 	set.close = be.close
 	return set, nil

@@ -24,6 +24,10 @@
 //	                       └─ platform seal (P-256, 10 y)
 //	ledger checkpoint key (Ed25519, signed-note signer; no certificate)
 //
+// The root signs a long-lived CRL (root.crl in the key directory; see RenewRootCRL), published
+// at BaseURL/ca/root.crl, which every certificate it issues names as its CRL distribution point:
+// PAdES B-LT validation data then covers the whole chain.
+//
 // The TSA unit and the seal hang off the root, not off the online issuing CA, and the issuing CA
 // carries an extended-key-usage list without timeStamping: a compromise of the issuing CA key
 // cannot mint a timestamp authority.
@@ -67,7 +71,18 @@ type Options struct {
 	Country          string // subject C (ISO 3166 two letters)
 	CommonNamePrefix string // optional, e.g. "Paraphe" (the default)
 	LedgerKeyName    string // signed-note key name, e.g. the checkpoint origin host; recorded at Init
-	Now              func() time.Time
+
+	// BaseURL is the appliance's public base URL, e.g. https://sign.example.org; required by
+	// Init. It is baked into the certificates the root issues (issuing CA, TSA unit, platform
+	// seal): CRL distribution point BaseURL/ca/root.crl, caIssuers BaseURL/ca/root.crt. It must
+	// therefore be the production address before the key ceremony runs.
+	BaseURL string
+	// RootCRLValidity is nextUpdate − thisUpdate of the CRLs the root signs (Init and
+	// RenewRootCRL); default DefaultRootCRLValidity. Long, because the root key is offline and
+	// each new CRL is a key ceremony.
+	RootCRLValidity time.Duration
+
+	Now func() time.Time
 }
 
 // Set is a loaded hierarchy: certificates, the online signers, and the ledger note signer.
@@ -79,6 +94,12 @@ type Set struct {
 	LedgerSigner      note.Signer
 	LedgerVerifierKey string           // "name+hash+base64", for note.NewVerifier
 	LedgerPublicKey   crypto.PublicKey // ed25519.PublicKey
+
+	// RootCRL is the root's current CRL (DER), as published at BaseURL/ca/root.crl; nil when the
+	// key directory holds none (a hierarchy made before root CRLs existed). RootCRLNextUpdate is
+	// its nextUpdate. See RootCRLStatus.
+	RootCRL           []byte
+	RootCRLNextUpdate time.Time
 
 	// TSAKeyUsageEnd is the end of the TSA unit's private-key usage period (extension
 	// 2.5.29.16): the TSA must stop issuing tokens with this key after it.
@@ -142,7 +163,7 @@ type manifest struct {
 
 // files that a hierarchy may own in Dir; Init refuses if any exists.
 func ownedFiles() []string {
-	out := []string{manifestName, roleLedger + ".key", roleLedger + ".vkey"}
+	out := []string{manifestName, roleLedger + ".key", roleLedger + ".vkey", rootCRLName}
 	for _, r := range certRoles {
 		out = append(out, r+".key", r+".pem")
 	}
@@ -176,6 +197,12 @@ func (o *Options) validate(init bool) error {
 		if o.LedgerKeyName == "" {
 			errs = append(errs, errors.New("keys: LedgerKeyName is required (the signed-note key name)"))
 		}
+		if err := checkBaseURL(o.BaseURL); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if o.RootCRLValidity < 0 || (o.RootCRLValidity > 0 && o.RootCRLValidity < 24*time.Hour) {
+		errs = append(errs, fmt.Errorf("keys: RootCRLValidity %v is shorter than a day", o.RootCRLValidity))
 	}
 	if o.LedgerKeyName != "" {
 		if !utf8.ValidString(o.LedgerKeyName) || strings.IndexFunc(o.LedgerKeyName, unicode.IsSpace) >= 0 || strings.Contains(o.LedgerKeyName, "+") {
@@ -247,11 +274,30 @@ func Init(ctx context.Context, o Options) (*Set, error) {
 	return set, nil
 }
 
-// Load opens the hierarchy that Init created in o.Dir. It never creates a key.
+// Load opens the hierarchy that Init created in o.Dir. It never creates a key. A missing or
+// expired root CRL does not fail Load: Set.RootCRLStatus reports it.
 func Load(ctx context.Context, o Options) (*Set, error) {
 	if err := o.validate(false); err != nil {
 		return nil, err
 	}
+	m, err := readManifest(&o)
+	if err != nil {
+		return nil, err
+	}
+	be, err := openBackend(ctx, &o)
+	if err != nil {
+		return nil, err
+	}
+	set, err := load(&o, be, m)
+	if err != nil {
+		be.close()
+		return nil, err
+	}
+	return set, nil
+}
+
+// readManifest reads the manifest of o.Dir and checks it against the options.
+func readManifest(o *Options) (*manifest, error) {
 	b, err := os.ReadFile(filepath.Join(o.Dir, manifestName))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("%w in %s", ErrNotInitialized, o.Dir)
@@ -276,15 +322,5 @@ func Load(ctx context.Context, o Options) (*Set, error) {
 	if o.LedgerKeyName != "" && o.LedgerKeyName != m.Ledger.Name {
 		return nil, fmt.Errorf("keys: the ledger key was created with note name %q but %q is configured; the name is part of the verifier key and must not change", m.Ledger.Name, o.LedgerKeyName)
 	}
-
-	be, err := openBackend(ctx, &o)
-	if err != nil {
-		return nil, err
-	}
-	set, err := load(&o, be, &m)
-	if err != nil {
-		be.close()
-		return nil, err
-	}
-	return set, nil
+	return &m, nil
 }

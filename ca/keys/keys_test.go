@@ -34,6 +34,7 @@ func opts(dir string) keys.Options {
 		Organization:  "Études Notariales Dupont & Fils",
 		Country:       "FR",
 		LedgerKeyName: "paraphe.example.org/ledger",
+		BaseURL:       "https://sign.example.org/",
 	}
 }
 
@@ -235,7 +236,7 @@ func TestInitRefusesAndNeverOverwrites(t *testing.T) {
 
 	// A directory holding any single file of a hierarchy (an interrupted ceremony) is refused
 	// too, and that file is left as it was.
-	for _, f := range []string{"issuing.key", "root.pem", "ledger.key", "hierarchy.json"} {
+	for _, f := range []string{"issuing.key", "root.pem", "ledger.key", "hierarchy.json", "root.crl"} {
 		d := t.TempDir()
 		if err := os.WriteFile(filepath.Join(d, f), []byte("precious"), 0o600); err != nil {
 			t.Fatal(err)
@@ -319,6 +320,10 @@ func TestOptionsValidation(t *testing.T) {
 		"bad ledger":     func(o *keys.Options) { o.LedgerKeyName = "a b" },
 		"bad kms":        func(o *keys.Options) { o.KMS = "awskms:key=1" },
 		"control char":   func(o *keys.Options) { o.Organization = "Acme\n" },
+		"no base URL":    func(o *keys.Options) { o.BaseURL = "" },
+		"relative URL":   func(o *keys.Options) { o.BaseURL = "sign.example.org" },
+		"URL query":      func(o *keys.Options) { o.BaseURL = "https://sign.example.org/?x=1" },
+		"short CRL":      func(o *keys.Options) { o.RootCRLValidity = time.Hour },
 	} {
 		o := opts(filepath.Join(t.TempDir(), "k"))
 		mut(&o)

@@ -84,7 +84,7 @@ func newWorld(t testing.TB) *world {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	}
 	set, err := keys.Init(ctx, keys.Options{Dir: dir + "/keys", Passphrase: []byte("test passphrase"), Organization: "Paraphe Test",
-		Country: "FR", LedgerKeyName: "paraphe.test"})
+		Country: "FR", LedgerKeyName: "paraphe.test", BaseURL: w.srv.URL})
 	if err != nil {
 		t.Fatalf("key ceremony: %v", err)
 	}

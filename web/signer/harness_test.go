@@ -156,7 +156,7 @@ func (w *world) realPKI(mux *http.ServeMux, logger *slog.Logger) (ceremony.PDFEn
 	t := w.t
 	ctx := context.Background()
 	set, err := keys.Init(ctx, keys.Options{Dir: w.dir + "/keys", Passphrase: []byte("test passphrase"), Organization: "Paraphe Test",
-		Country: "FR", LedgerKeyName: "paraphe.test"})
+		Country: "FR", LedgerKeyName: "paraphe.test", BaseURL: w.srv.URL})
 	if err != nil {
 		t.Fatalf("key ceremony: %v", err)
 	}

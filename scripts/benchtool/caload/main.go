@@ -90,8 +90,8 @@ func main() {
 	}
 }
 
-func keyOptions(dir string) keys.Options {
-	return keys.Options{Dir: filepath.Join(dir, "keys"), Passphrase: []byte(passphrase), Organization: "Paraphe Bench", Country: "FR", LedgerKeyName: "bench.paraphe.invalid/ledger"}
+func keyOptions(dir, baseURL string) keys.Options {
+	return keys.Options{Dir: filepath.Join(dir, "keys"), Passphrase: []byte(passphrase), Organization: "Paraphe Bench", Country: "FR", LedgerKeyName: "bench.paraphe.invalid/ledger", BaseURL: baseURL}
 }
 
 // bench is a hierarchy, its state database and the CA over them, in dir.
@@ -106,10 +106,13 @@ type bench struct {
 func open(ctx context.Context, dir string, init bool, baseURL string) (*bench, error) {
 	var b bench
 	var err error
+	if baseURL == "" {
+		baseURL = "http://127.0.0.1:8080"
+	}
 	if init {
-		b.keys, err = keys.Init(ctx, keyOptions(dir))
+		b.keys, err = keys.Init(ctx, keyOptions(dir, baseURL))
 	} else {
-		b.keys, err = keys.Load(ctx, keyOptions(dir))
+		b.keys, err = keys.Load(ctx, keyOptions(dir, baseURL))
 	}
 	if err != nil {
 		return nil, err
@@ -117,9 +120,6 @@ func open(ctx context.Context, dir string, init bool, baseURL string) (*bench, e
 	if b.db, err = badger.Open(badger.DefaultOptions(filepath.Join(dir, "db")).WithLogger(nil).WithSyncWrites(true)); err != nil {
 		b.keys.Close()
 		return nil, err
-	}
-	if baseURL == "" {
-		baseURL = "http://127.0.0.1:8080"
 	}
 	if b.ca, err = ca.New(ctx, ca.Options{Keys: b.keys, DB: b.db, BaseURL: baseURL}); err != nil {
 		b.close()
