@@ -24,6 +24,8 @@ Usage:
   paraphe init    [--config FILE] [--data DIR]
                   run the key ceremony: root CA, signers' issuing CA, TSA unit, OCSP responder,
                   platform seal and ledger key; refuses when keys already exist
+  paraphe ca      renew-root-crl [--config FILE] [--data DIR] [--revoke SERIAL:REASON …]
+                  sign the offline root's next CRL (a key ceremony), revoking root-issued certificates
   paraphe verify  FILE… [--root ROOT.pem] [--json]
                   verify signed PDFs or evidence bundles offline; exit 0 only if all verify
   paraphe ledger  checkpoint|prove|consistency|audit --url URL --key KEY …
@@ -78,6 +80,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, env []str
 		return runVerify(ctx, rest, stdout, stderr)
 	case "admin":
 		return runAdmin(ctx, rest, stdout, stderr, env)
+	case "ca":
+		return runCA(ctx, rest, stdout, stderr, env)
 	case "tsa":
 		return runTSA(ctx, rest, stdout, stderr)
 	case "ledger":
