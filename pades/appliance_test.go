@@ -94,20 +94,56 @@ func TestWithApplianceCAAndTSA(t *testing.T) {
 		t.Errorf("pdfsig trusts no certificate:\n%s", out)
 	}
 
-	// The electronic seal.
+	// The electronic seal, with revocation data over HTTP then from the CA in process: the seal
+	// certificate, the issuing CA and the TSA unit name the root's CRL, which the DSS carries.
 	in := genPDF(genOpts{pages: 2})
-	var sealed bytes.Buffer
-	if err := Seal(ctx, bytes.NewReader(in), int64(len(in)), &sealed, SealOptions{
-		Signer: ks.SealSigner, Chain: []*x509.Certificate{ks.Seal}, Timestamper: stamper,
-		Revocation: HTTPRevocation{Client: srv.Client()}, Certs: []*x509.Certificate{ks.Root},
-	}); err != nil {
-		t.Fatalf("Seal: %v", err)
+	for name, rev := range map[string]RevocationSource{"http": HTTPRevocation{Client: srv.Client()}, "in-process": authority.RevocationSource(nil)} {
+		var sealed bytes.Buffer
+		if err := Seal(ctx, bytes.NewReader(in), int64(len(in)), &sealed, SealOptions{
+			Signer: ks.SealSigner, Chain: []*x509.Certificate{ks.Seal}, Timestamper: stamper,
+			Revocation: rev, Certs: []*x509.Certificate{ks.Root},
+		}); err != nil {
+			t.Fatalf("Seal (%s): %v", name, err)
+		}
+		rep, err = Verify(ctx, bytes.NewReader(sealed.Bytes()), int64(sealed.Len()), VerifyOptions{Roots: roots})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !rep.Valid || rep.Level != "B-LTA" || rep.Signatures[0].Field != SealFieldName || rep.Signatures[0].Revocation != "good (CRL in the DSS)" {
+			t.Fatalf("seal (%s):\n%s", name, reportText(rep))
+		}
+		if !dssHolds(t, sealed.Bytes(), ks.RootCRL) {
+			t.Errorf("seal (%s): the DSS lacks the root CRL", name)
+		}
+		// NSS validates the signature. Its certificate verdict on the seal certificate ("Unknown
+		// issue with Certificate") is the same as before the root CRL existed, so it is not
+		// asserted here.
+		out := pdfsig(t, nssDB(t, p), sealed.Bytes())
+		if !strings.Contains(out, "Signature is Valid.") {
+			t.Errorf("pdfsig on the seal (%s):\n%s", name, out)
+		}
 	}
-	rep, err = Verify(ctx, bytes.NewReader(sealed.Bytes()), int64(sealed.Len()), VerifyOptions{Roots: roots})
+}
+
+// dssHolds reports whether the DSS of doc has a CRL stream equal to der.
+func dssHolds(t *testing.T, doc, der []byte) bool {
+	t.Helper()
+	d, err := openDocument(bytes.NewReader(doc), int64(len(doc)), Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !rep.Valid || rep.Level != "B-LTA" || rep.Signatures[0].Field != SealFieldName {
-		t.Fatalf("seal:\n%s", reportText(rep))
+	cat, err := d.catalog()
+	if err != nil {
+		t.Fatal(err)
 	}
+	for _, r := range d.array(d.dict(cat.get("DSS")).get("CRLs")) {
+		if o, err := d.resolve(r); err == nil {
+			if s, ok := o.(*pdfStream); ok {
+				if data, err := d.decodeStream(s); err == nil && bytes.Equal(data, der) {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }
