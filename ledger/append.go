@@ -21,6 +21,10 @@ const (
 	maxCommitBytes  = 4 << 20
 )
 
+// committers is the number of group committers: with two, one gathers the next batch while the
+// other's write is syncing, so the storage always has a write ready when a sync ends.
+const committers = 2
+
 // Pending is an appended event that is durably queued. Its receipt follows once it is
 // sequenced and covered by a published checkpoint.
 type Pending struct {

@@ -184,8 +184,10 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel
-	l.wg.Add(2)
-	go func() { defer l.wg.Done(); l.commitLoop(runCtx) }()
+	l.wg.Add(committers + 1)
+	for range committers {
+		go func() { defer l.wg.Done(); l.commitLoop(runCtx) }()
+	}
 	go func() { defer l.wg.Done(); l.sequenceLoop(runCtx) }()
 	l.historyWG.Add(1)
 	go func() { defer l.historyWG.Done(); l.historyLoop() }()
