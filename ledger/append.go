@@ -73,6 +73,9 @@ type appendReq struct {
 // commit); a lone call waits at most Options.GroupCommitWindow for company. An empty e.ID is
 // filled with a fresh random identifier and a zero e.At with the current time.
 //
+// Events appended one after the other (each Append returning before the next begins) keep
+// that order in the log; concurrent appends are ordered arbitrarily.
+//
 // An error means the event may not be in the ledger: invalid events are rejected before
 // anything is written; after a context cancellation or a storage error the caller cannot know,
 // and may append the identical event again (the same leaf is stored once where the storage
