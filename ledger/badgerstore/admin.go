@@ -27,9 +27,11 @@ func (a *adminStorage) CheckDatabaseAccessible(ctx context.Context) error {
 }
 
 func (a *adminStorage) Snapshot(ctx context.Context) (storage.ReadOnlyAdminTX, error) {
-	if err := a.s.checkOpen(); err != nil {
+	leave, err := a.s.enter()
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -39,11 +41,13 @@ func (a *adminStorage) Snapshot(ctx context.Context) (storage.ReadOnlyAdminTX, e
 // ReadWriteTransaction runs f in a read-write transaction and commits it if f returns nil.
 // On a Badger conflict at commit, f is run again in a fresh transaction.
 func (a *adminStorage) ReadWriteTransaction(ctx context.Context, f storage.AdminTXFunc) error {
-	if err := a.s.checkOpen(); err != nil {
+	leave, err := a.s.enter()
+	if err != nil {
 		return err
 	}
+	defer leave()
 	var dropped []int64
-	err := a.s.update(ctx, "admin transaction", func(txn *badger.Txn) error {
+	err = a.s.update(ctx, "admin transaction", func(txn *badger.Txn) error {
 		tx := &adminTX{s: a.s, txn: txn, rw: true}
 		defer tx.markClosed()
 		if err := f(ctx, tx); err != nil {
@@ -67,9 +71,11 @@ func (a *adminStorage) ReadWriteTransaction(ctx context.Context, f storage.Admin
 }
 
 func (s *Store) checkAccessible(ctx context.Context) error {
-	if err := s.checkOpen(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return err
 	}
+	defer leave()
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -117,7 +123,9 @@ func (t *adminTX) Commit() error {
 		return nil
 	}
 	t.closed = true
-	t.txn.Discard() // a snapshot has nothing to commit
+	if !t.s.closed.Load() {
+		t.txn.Discard() // a snapshot has nothing to commit
+	}
 	return nil
 }
 
@@ -135,9 +143,11 @@ func (t *adminTX) check() error {
 func (t *adminTX) GetTree(ctx context.Context, treeID int64) (*trillian.Tree, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.check(); err != nil {
+	leave, err := t.enter((*adminTX).check)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	return t.getTree(treeID)
 }
 
@@ -159,9 +169,11 @@ func (t *adminTX) getTree(treeID int64) (*trillian.Tree, error) {
 func (t *adminTX) ListTrees(ctx context.Context, includeDeleted bool) ([]*trillian.Tree, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.check(); err != nil {
+	leave, err := t.enter((*adminTX).check)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	return listTrees(t.s, t.txn, includeDeleted)
 }
 
@@ -205,9 +217,11 @@ func (t *adminTX) writable() error {
 func (t *adminTX) CreateTree(ctx context.Context, tree *trillian.Tree) (*trillian.Tree, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.writable(); err != nil {
+	leave, err := t.enter((*adminTX).writable)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	if err := storage.ValidateTreeForCreation(ctx, tree); err != nil {
 		return nil, err
 	}
@@ -239,9 +253,11 @@ func (t *adminTX) CreateTree(ctx context.Context, tree *trillian.Tree) (*trillia
 func (t *adminTX) UpdateTree(ctx context.Context, treeID int64, updateFunc func(*trillian.Tree)) (*trillian.Tree, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.writable(); err != nil {
+	leave, err := t.enter((*adminTX).writable)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	tree, err := t.getTree(treeID)
 	if err != nil {
 		return nil, err
@@ -272,9 +288,11 @@ func (t *adminTX) UndeleteTree(ctx context.Context, treeID int64) (*trillian.Tre
 func (t *adminTX) setDeleted(treeID int64, deleted bool) (*trillian.Tree, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.writable(); err != nil {
+	leave, err := t.enter((*adminTX).writable)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	tree, err := t.getTree(treeID)
 	if err != nil {
 		return nil, err
@@ -301,9 +319,11 @@ func (t *adminTX) setDeleted(treeID int64, deleted bool) (*trillian.Tree, error)
 func (t *adminTX) HardDeleteTree(ctx context.Context, treeID int64) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.writable(); err != nil {
+	leave, err := t.enter((*adminTX).writable)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	tree, err := t.getTree(treeID)
 	if err != nil {
 		return err
@@ -316,4 +336,13 @@ func (t *adminTX) HardDeleteTree(ctx context.Context, treeID int64) error {
 	}
 	t.hardDeleted = append(t.hardDeleted, treeID)
 	return nil
+}
+
+// enter checks the transaction's state with check, then registers a call in progress on the
+// store (see Store.enter).
+func (t *adminTX) enter(check func(*adminTX) error) (func(), error) {
+	if err := check(t); err != nil {
+		return nil, err
+	}
+	return t.s.enter()
 }

@@ -21,9 +21,11 @@ import (
 // writes nothing. Each queued leaf's QueueTimestamp is set to queueTimestamp.
 func (l *logStorage) QueueLeaves(ctx context.Context, tree *trillian.Tree, leaves []*trillian.LogLeaf, queueTimestamp time.Time) ([]*trillian.QueuedLogLeaf, error) {
 	s := l.s
-	if err := s.checkOpen(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	qts := timestamppb.New(queueTimestamp)
 	if err := qts.CheckValid(); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "badgerstore: invalid queue timestamp: %v", err)
@@ -39,7 +41,6 @@ func (l *logStorage) QueueLeaves(ctx context.Context, tree *trillian.Tree, leave
 	treeID := tree.GetTreeId()
 	qNanos := queueTimestamp.UnixNano()
 	var ret []*trillian.QueuedLogLeaf
-	var err error
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -121,9 +122,11 @@ func alreadyExists(leaf *trillian.LogLeaf) *trillian.QueuedLogLeaf {
 // codes.FailedPrecondition; the others are stored with codes.OK.
 func (l *logStorage) AddSequencedLeaves(ctx context.Context, tree *trillian.Tree, leaves []*trillian.LogLeaf, timestamp time.Time) ([]*trillian.QueuedLogLeaf, error) {
 	s := l.s
-	if err := s.checkOpen(); err != nil {
+	leave, err := s.enter()
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	for i, leaf := range leaves {
 		if got := len(leaf.GetLeafIdentityHash()); got != hashSize {
 			return nil, status.Errorf(codes.FailedPrecondition, "badgerstore: leaves[%d] has incorrect identity hash size %d, want %d", i, got, hashSize)
@@ -138,7 +141,7 @@ func (l *logStorage) AddSequencedLeaves(ctx context.Context, tree *trillian.Tree
 	treeID := tree.GetTreeId()
 	nanos := timestamp.UnixNano()
 	var ret []*trillian.QueuedLogLeaf
-	err := s.update(ctx, "AddSequencedLeaves", func(txn *badger.Txn) error {
+	err = s.update(ctx, "AddSequencedLeaves", func(txn *badger.Txn) error {
 		ret = make([]*trillian.QueuedLogLeaf, len(leaves))
 		ids := make(map[string]bool, len(leaves))
 		idxs := make(map[int64]bool, len(leaves))
@@ -204,9 +207,11 @@ func exists(txn *badger.Txn, key []byte) (bool, error) {
 func (t *logTX) DequeueLeaves(ctx context.Context, limit int, cutoff time.Time) ([]*trillian.LogLeaf, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.writable(); err != nil {
+	leave, err := t.enter((*logTX).writable)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	if limit <= 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "badgerstore: dequeue limit %d, want > 0", limit)
 	}
@@ -274,9 +279,11 @@ func (t *logTX) DequeueLeaves(ctx context.Context, limit int, cutoff time.Time) 
 func (t *logTX) UpdateSequencedLeaves(ctx context.Context, leaves []*trillian.LogLeaf) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.writable(); err != nil {
+	leave, err := t.enter((*logTX).writable)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	want := make(map[int64]bool, len(leaves))
 	lo, hi := int64(1<<63-1), int64(-1)
 	for _, leaf := range leaves {

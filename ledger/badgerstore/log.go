@@ -42,11 +42,13 @@ func (l *logStorage) CheckDatabaseAccessible(ctx context.Context) error {
 // GetActiveLogIDs returns the LOG and PREORDERED_LOG trees that are ACTIVE or DRAINING and
 // not soft deleted.
 func (l *logStorage) GetActiveLogIDs(ctx context.Context) ([]int64, error) {
-	if err := l.s.checkOpen(); err != nil {
+	leave, err := l.s.enter()
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	ids := []int64{}
-	err := l.s.db.View(func(txn *badger.Txn) error {
+	err = l.s.db.View(func(txn *badger.Txn) error {
 		trees, err := listTrees(l.s, txn, false)
 		if err != nil {
 			return err
@@ -71,6 +73,11 @@ func (l *logStorage) GetActiveLogIDs(ctx context.Context) ([]int64, error) {
 // without a stored root it returns the transaction together with storage.ErrTreeNeedsInit;
 // the caller must close it.
 func (l *logStorage) SnapshotForTree(ctx context.Context, tree *trillian.Tree) (storage.ReadOnlyLogTreeTX, error) {
+	leave, err := l.s.enter()
+	if err != nil {
+		return nil, err
+	}
+	defer leave()
 	tx, err := l.s.begin(ctx, tree, false)
 	if err != nil && err != storage.ErrTreeNeedsInit {
 		return nil, err
@@ -83,7 +90,11 @@ func (l *logStorage) SnapshotForTree(ctx context.Context, tree *trillian.Tree) (
 // returns storage.ErrTreeNeedsInit). On a Badger conflict the whole transaction, f
 // included, is run again.
 func (l *logStorage) ReadWriteTransaction(ctx context.Context, tree *trillian.Tree, f storage.LogTXFunc) error {
-	var err error
+	leave, err := l.s.enter()
+	if err != nil {
+		return err
+	}
+	defer leave()
 	for attempt := 0; attempt < l.s.opts.MaxRetries; attempt++ {
 		var tx *logTX
 		tx, err = l.s.begin(ctx, tree, true)
@@ -212,9 +223,11 @@ func (t *logTX) writable() error {
 func (t *logTX) Commit(ctx context.Context) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.usable(); err != nil {
+	leave, err := t.enter((*logTX).usable)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	t.closed = true
 	defer t.txn.Discard()
 	if !t.rw {
@@ -265,7 +278,9 @@ func (t *logTX) Close() error {
 		return nil
 	}
 	t.closed = true
-	t.txn.Discard()
+	if !t.s.closed.Load() {
+		t.txn.Discard()
+	}
 	return nil
 }
 
@@ -311,27 +326,33 @@ func (t *logTX) getSubtrees(ids [][]byte) ([]*storagepb.SubtreeProto, error) {
 func (t *logTX) GetMerkleNodes(ctx context.Context, ids []compact.NodeID) ([]tree.Node, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.usable(); err != nil {
+	leave, err := t.enter((*logTX).usable)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	return t.cache.GetNodes(ids, t.getSubtrees)
 }
 
 func (t *logTX) SetMerkleNodes(ctx context.Context, nodes []tree.Node) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.writable(); err != nil {
+	leave, err := t.enter((*logTX).writable)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	return t.cache.SetNodes(nodes, t.getSubtrees)
 }
 
 func (t *logTX) LatestSignedLogRoot(ctx context.Context) (*trillian.SignedLogRoot, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.usable(); err != nil {
+	leave, err := t.enter((*logTX).usable)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	if t.slr == nil {
 		return nil, storage.ErrTreeNeedsInit
 	}
@@ -344,9 +365,11 @@ func (t *logTX) LatestSignedLogRoot(ctx context.Context) (*trillian.SignedLogRoo
 func (t *logTX) StoreSignedLogRoot(ctx context.Context, root *trillian.SignedLogRoot) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.writable(); err != nil {
+	leave, err := t.enter((*logTX).writable)
+	if err != nil {
 		return err
 	}
+	defer leave()
 	var lr types.LogRootV1
 	if err := lr.UnmarshalBinary(root.GetLogRoot()); err != nil {
 		return status.Errorf(codes.InvalidArgument, "badgerstore: malformed log root for tree %d: %v", t.treeID, err)
@@ -375,9 +398,11 @@ func (t *logTX) StoreSignedLogRoot(ctx context.Context, root *trillian.SignedLog
 func (t *logTX) GetLeavesByRange(ctx context.Context, start, count int64) ([]*trillian.LogLeaf, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.usable(); err != nil {
+	leave, err := t.enter((*logTX).usable)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	return t.getLeavesByRange(start, count)
 }
 
@@ -478,9 +503,11 @@ func readLeafData(s *Store, txn *badger.Txn, treeID int64, identityHash []byte) 
 func (t *logTX) GetLeavesByHash(ctx context.Context, leafHashes [][]byte, orderBySequence bool) ([]*trillian.LogLeaf, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.usable(); err != nil {
+	leave, err := t.enter((*logTX).usable)
+	if err != nil {
 		return nil, err
 	}
+	defer leave()
 	var ret []*trillian.LogLeaf
 	seen := make(map[string]bool, len(leafHashes))
 	for _, h := range leafHashes {
@@ -526,4 +553,13 @@ func (t *logTX) indexesOf(merkleHash []byte) ([]int64, error) {
 		idxs = append(idxs, int64(v))
 	}
 	return idxs, nil
+}
+
+// enter checks the transaction's state with check, then registers a call in progress on the
+// store (see Store.enter).
+func (t *logTX) enter(check func(*logTX) error) (func(), error) {
+	if err := check(t); err != nil {
+		return nil, err
+	}
+	return t.s.enter()
 }

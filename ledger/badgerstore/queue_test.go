@@ -427,3 +427,47 @@ func TestUpdateSequencedLeavesNeverOverwrites(t *testing.T) {
 		t.Errorf("integrated %d, want the 3 queued leaves", n)
 	}
 }
+
+// TestCloseWhileInUse: Close waits for calls in progress; calls racing with or following it
+// fail with an error instead of reaching a closed Badger database (which panics).
+func TestCloseWhileInUse(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(ctx, t.TempDir(), testOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := mustCreateTree(t, s.AdminStorage(), stestonly.LogTree)
+	mustStoreRoot(t, s.LogStorage(), tree, &types.LogRootV1{RootHash: rfc6962.DefaultHasher.EmptyRoot(), TimestampNanos: 1})
+	snap, err := s.LogStorage().SnapshotForTree(ctx, tree)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				_, err1 := s.LogStorage().QueueLeaves(ctx, tree, createTestLeaves(5, int64(g*100000+i*5)), time.Now())
+				_, err2 := log.IntegrateBatch(ctx, tree, 50, 0, time.Hour, clock.System, s.LogStorage(), quota.Noop())
+				if err1 != nil || err2 != nil {
+					return // closed
+				}
+			}
+		}()
+	}
+	time.Sleep(100 * time.Millisecond)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	wg.Wait()
+	if _, err := s.LogStorage().QueueLeaves(ctx, tree, createTestLeaves(1, -1), time.Now()); err == nil {
+		t.Error("QueueLeaves after Close succeeded")
+	}
+	if _, err := snap.GetLeavesByRange(ctx, 0, 1); err == nil {
+		t.Error("a snapshot used after Close succeeded")
+	}
+	if err := snap.Close(); err != nil {
+		t.Errorf("closing a snapshot after Close: %v", err)
+	}
+}

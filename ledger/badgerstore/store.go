@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -67,6 +68,10 @@ type Store struct {
 
 	queue queueState
 
+	// active counts method calls in progress; Close waits for them before closing the
+	// database, so that a call racing with Close gets an error instead of a Badger panic.
+	active    atomic.Int64
+	closed    atomic.Bool
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -117,15 +122,37 @@ func (s *Store) Provider() storage.Provider { return s }
 // DB returns the underlying database, for maintenance and for tests that tamper with it.
 func (s *Store) DB() *badger.DB { return s.db }
 
-// Close releases the store and, if it was made by Open, closes the database. Later calls
-// return the first call's result.
+// Close releases the store and, if it was made by Open, closes the database. Calls that
+// start afterwards fail; Close waits (up to closeWait) for calls in progress, including the
+// function running in a ReadWriteTransaction. Transactions left open by callers fail on
+// their next method call. Later calls of Close return the first call's result.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		s.closed.Store(true)
+		for deadline := time.Now().Add(closeWait); s.active.Load() > 0 && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+		if n := s.active.Load(); n > 0 {
+			s.log.Warn("badgerstore: closing with calls still in progress", "calls", n)
+		}
 		if s.ownsDB {
 			s.closeErr = s.db.Close()
 		}
 	})
 	return s.closeErr
+}
+
+const closeWait = 10 * time.Second
+
+// enter registers a call in progress; the returned function ends it. It fails once Close has
+// started or the database is closed.
+func (s *Store) enter() (func(), error) {
+	s.active.Add(1)
+	if s.closed.Load() || s.db.IsClosed() {
+		s.active.Add(-1)
+		return nil, errClosed
+	}
+	return func() { s.active.Add(-1) }, nil
 }
 
 // update runs fn in a read-write Badger transaction and commits it, rerunning everything on
@@ -164,7 +191,7 @@ func backoff(attempt int) {
 var errClosed = errors.New("badgerstore: database is closed")
 
 func (s *Store) checkOpen() error {
-	if s.db.IsClosed() {
+	if s.closed.Load() || s.db.IsClosed() {
 		return errClosed
 	}
 	return nil

@@ -7,7 +7,8 @@
 # postgres user when run as root) in a temporary directory, loads Trillian's schema, runs every
 # figure on a fresh store per run, prints the table and removes everything.
 # Environment: PGBIN (default /usr/lib/postgresql/15/bin), LEDGERBENCH_QUICK=1 for a short
-# smoke run (small sizes; not for recording), KEEP=1 to keep the results directory.
+# smoke run (small sizes; not for recording), LEDGERBENCH_ONLY="a1 a64 seq20k seq200k lat200
+# proof1m" to run some figures only, KEEP=1 to keep the results directory.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -52,6 +53,7 @@ else dur=10s; seq_small=20000; seq_big=200000; tree=1000000; lat=20s; fi
 
 bench() { # LABEL ARGS… — one run per backend, alternating, each on a fresh store
   local label=$1; shift
+  if [ -n "${LEDGERBENCH_ONLY:-}" ] && [[ " $LEDGERBENCH_ONLY " != *" $label "* ]]; then return; fi
   for b in badger pg; do
     local args=(-backend "$b" -label "$label" -max 12m "$@")
     if [ "$b" = badger ]; then args+=(-dir "$work/badger-$label"); else args+=(-pg "$pg" -pgdata "$pgdata"); fi

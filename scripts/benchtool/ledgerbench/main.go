@@ -448,7 +448,10 @@ func runLatency(ctx context.Context, c config, b *backend, tree *trillian.Tree) 
 	defer stop()
 	go cm.run(cctx)
 	seqErr := make(chan error, 1)
+	seqDone := make(chan struct{})
+	defer func() { stop(); <-seqDone }() // the sequencer must stop before the store closes
 	go func() {
+		defer close(seqDone)
 		for cctx.Err() == nil {
 			n, err := tlog.IntegrateBatch(cctx, tree, 1000, 0, time.Hour, clock.System, b.ls, quota.Noop())
 			if err != nil {
