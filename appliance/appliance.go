@@ -146,7 +146,13 @@ func (a *Appliance) health(ctx context.Context) web.Health {
 		}
 		h.Components[name] = "ok"
 	}
-	set("keys", nil)
+	// An expiring root CRL is a warning for the operator (renew it in a key ceremony); an
+	// expired or missing one means relying parties can no longer check the chain.
+	if err := a.keys.RootCRLStatus(a.now()); errors.Is(err, keys.ErrRootCRLExpiring) {
+		h.Components["keys"] = "warning: " + err.Error()
+	} else {
+		set("keys", err)
+	}
 	set("state", a.state.View(func(*badger.Txn) error { return nil }))
 	if st := a.tsa.Status(); !st.Ready {
 		set("tsa", errors.New(st.Reason))

@@ -364,3 +364,17 @@ func TestBootstrapAdminSignsIn(t *testing.T) {
 		t.Fatalf("envelope list without a session: %d", anon.StatusCode)
 	}
 }
+
+// Moving an appliance to another public address keeps its keys and its ledger key: the key's
+// name is the one recorded by the key ceremony.
+func TestNewPublicURLKeepsLedgerKey(t *testing.T) {
+	dir := t.TempDir()
+	r := start(t, testConfig(t, dir, "PARAPHE_PUBLIC_URL=https://old.example.org"))
+	key := r.a.keys.LedgerVerifierKey
+	r.stop()
+	r = start(t, testConfig(t, dir, "PARAPHE_PUBLIC_URL=https://new.example.org"))
+	defer r.stop()
+	if r.a.keys.LedgerVerifierKey != key {
+		t.Fatalf("ledger key changed with the public URL: %q → %q", key, r.a.keys.LedgerVerifierKey)
+	}
+}

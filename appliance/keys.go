@@ -40,7 +40,12 @@ func loadKeys(ctx context.Context, cfg config.Config, log *slog.Logger) (*keys.S
 	if err != nil {
 		return nil, err
 	}
+	// The ledger key's name is part of its verifier key: Load uses the one recorded by the key
+	// ceremony, so that moving the appliance to another address does not change it.
+	name := o.LedgerKeyName
+	o.LedgerKeyName = ""
 	s, err := keys.Load(ctx, o)
+	o.LedgerKeyName = name
 	if errors.Is(err, keys.ErrNotInitialized) && cfg.Mode == config.ModeDevelopment {
 		log.Warn("DEVELOPMENT: no keys in the data directory; running the key ceremony now. " +
 			"In production run `paraphe init` deliberately, with a passphrase or an HSM.")
