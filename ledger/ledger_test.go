@@ -671,3 +671,35 @@ func TestCheckpointRetriedAfterTSARefusal(t *testing.T) {
 		t.Fatalf("%v checkpoint errors counted, want 3", got)
 	}
 }
+
+// TestClockSteppingBack runs the log with a clock that goes backwards at every reading, as a
+// wall clock stepped back by NTP does: sequencing must not stall (Trillian refuses a root not
+// newer than the previous one).
+func TestClockSteppingBack(t *testing.T) {
+	k := newKeys(t)
+	o := testOptions(t, NewMemoryStorage(), k)
+	var mu sync.Mutex
+	now := time.Now()
+	o.Now = func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		now = now.Add(-time.Minute)
+		return now
+	}
+	l := openLog(t, o)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	for i := 0; i < 10; i++ {
+		p, err := l.Append(ctx, pageRead(t, i+1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := p.Wait(ctx)
+		if err != nil {
+			t.Fatalf("receipt %d with a clock going backwards: %v", i, err)
+		}
+		if r.Index != uint64(i) {
+			t.Fatalf("index %d, want %d", r.Index, i)
+		}
+	}
+}
