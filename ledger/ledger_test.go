@@ -687,7 +687,7 @@ func TestClockSteppingBack(t *testing.T) {
 		return now
 	}
 	l := openLog(t, o)
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for i := 0; i < 10; i++ {
 		p, err := l.Append(ctx, pageRead(t, i+1))
