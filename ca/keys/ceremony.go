@@ -169,6 +169,20 @@ func ceremony(ctx context.Context, o *Options, be *backend) (*Set, error) {
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	errs := make([]error, 0)
+	var dataKey *DataKey
+	wg.Go(func() {
+		dk, err := createDataKey(o.Dir, o.Passphrase)
+		if errors.Is(err, os.ErrExist) {
+			err = fmt.Errorf("%w: %s already exists in %s", ErrInitialized, dataKeyName, o.Dir)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if err != nil {
+			errs = append(errs, err)
+			return
+		}
+		dataKey = dk
+	})
 	for role, alg := range algs {
 		wg.Go(func() {
 			var s crypto.Signer
@@ -273,6 +287,7 @@ func ceremony(ctx context.Context, o *Options, be *backend) (*Set, error) {
 		return nil, err
 	}
 	set.RootCRL, set.RootCRLNextUpdate = crl.Raw, crl.NextUpdate
+	set.dataKey = dataKey
 	if err := writeNew(filepath.Join(o.Dir, roleLedger+".vkey"), []byte(set.LedgerVerifierKey+"\n"), 0o644); err != nil {
 		return nil, err
 	}
@@ -338,7 +353,14 @@ func load(o *Options, be *backend, m *manifest) (*Set, error) {
 			}
 		})
 	}
+	var dataKey *DataKey
+	var dataErr error
+	wg.Go(func() { dataKey, dataErr = readDataKey(o.Dir, o.Passphrase) })
 	wg.Wait()
+	dataMissing := errors.Is(dataErr, os.ErrNotExist)
+	if !dataMissing {
+		errs = append(errs, dataErr)
+	}
 	// A wrong passphrase fails every file alike: report it once.
 	for _, err := range errs {
 		if errors.Is(err, ErrWrongPassphrase) {
@@ -347,6 +369,21 @@ func load(o *Options, be *backend, m *manifest) (*Set, error) {
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
+	}
+	created := false
+	if dataMissing {
+		// A hierarchy made before data keys existed. The other keys have just proved the
+		// passphrase, so the new file is encrypted under the right one. Creating a missing file
+		// replaces nothing; if another process created it meanwhile, its key is used.
+		dataKey, dataErr = createDataKey(o.Dir, o.Passphrase)
+		if errors.Is(dataErr, os.ErrExist) {
+			dataKey, dataErr = readDataKey(o.Dir, o.Passphrase)
+		} else {
+			created = dataErr == nil
+		}
+		if dataErr != nil {
+			return nil, dataErr
+		}
 	}
 	sm := map[string]crypto.Signer{}
 	for i, role := range roles[:4] {
@@ -366,6 +403,7 @@ func load(o *Options, be *backend, m *manifest) (*Set, error) {
 	if crl != nil {
 		set.RootCRL, set.RootCRLNextUpdate = crl.Raw, crl.NextUpdate
 	}
+	set.dataKey, set.DataKeyCreated = dataKey, created
 	set.close = be.close
 	return set, nil
 }

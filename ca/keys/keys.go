@@ -5,14 +5,18 @@
 //   - Init creates a complete hierarchy or refuses: it never overwrites a key file, a
 //     certificate or an HSM object, and refuses with ErrInitialized when the directory already
 //     holds a hierarchy (or part of one).
-//   - Load never creates a key. A wrong passphrase is reported as ErrWrongPassphrase; every
-//     loaded private key is checked against its certificate, and every certificate against its
-//     issuer, before Load returns.
+//   - Load creates no key but one: the data key (see DataKey) of a hierarchy made before data
+//     keys existed, once, after the other keys have proved the passphrase, and without ever
+//     replacing a file (Set.DataKeyCreated reports it). A wrong passphrase is reported as
+//     ErrWrongPassphrase; every loaded private key is checked against its certificate, and
+//     every certificate against its issuer, before Load returns.
 //   - Software keys are stored only as encrypted PKCS#8 (PBES2: PBKDF2-HMAC-SHA256 with 600,000
 //     iterations, AES-256-CBC) in files of mode 0600 under a directory of mode 0700; Load refuses
 //     a plaintext key file. With a pkcs11: KMS URI the five ECDSA keys are generated inside the
 //     token and never leave it. The Ed25519 ledger key is always an encrypted file, because the
-//     PKCS#11 backend of go.step.sm/crypto has no Ed25519.
+//     PKCS#11 backend of go.step.sm/crypto has no Ed25519; so is the AES-256 data key, which
+//     seals the secrets kept in the state store, because that backend has no symmetric AEAD
+//     (see datakey.go).
 //   - No key material and no passphrase or PIN appears in an error message.
 //
 // The hierarchy (see docs/OIDS.md for the profiles):
@@ -23,6 +27,7 @@
 //	                       ├─ TSA unit (P-256, 10 y; private key usable 5 y)
 //	                       └─ platform seal (P-256, 10 y)
 //	ledger checkpoint key (Ed25519, signed-note signer; no certificate)
+//	data key (AES-256-GCM; seals stored secrets: webhook signing keys, TOTP secrets)
 //
 // The root signs a long-lived CRL (root.crl in the key directory; see RenewRootCRL), published
 // at BaseURL/ca/root.crl, which every certificate it issues names as its CRL distribution point:
@@ -106,9 +111,17 @@ type Set struct {
 	TSAKeyUsageEnd time.Time
 	// Backend is "files" or "pkcs11".
 	Backend string
+	// DataKeyCreated is true when Load created the data key, the directory holding a hierarchy
+	// made before data keys existed: say so in the log.
+	DataKeyCreated bool
 
-	close func() error
+	dataKey *DataKey
+	close   func() error
 }
+
+// DataKey is the key that seals the secrets the appliance stores and must use again (webhook
+// signing keys, TOTP secrets). It is loaded with the hierarchy and never exported.
+func (s *Set) DataKey() *DataKey { return s.dataKey }
 
 // Digests returns the SHA-256 of the DER of each certificate ("root", "issuing", "tsa", "ocsp",
 // "seal") and of the 32-byte Ed25519 ledger public key ("ledger"), for the ledger's
@@ -163,7 +176,7 @@ type manifest struct {
 
 // files that a hierarchy may own in Dir; Init refuses if any exists.
 func ownedFiles() []string {
-	out := []string{manifestName, roleLedger + ".key", roleLedger + ".vkey", rootCRLName}
+	out := []string{manifestName, roleLedger + ".key", roleLedger + ".vkey", rootCRLName, dataKeyName}
 	for _, r := range certRoles {
 		out = append(out, r+".key", r+".pem")
 	}
@@ -274,8 +287,9 @@ func Init(ctx context.Context, o Options) (*Set, error) {
 	return set, nil
 }
 
-// Load opens the hierarchy that Init created in o.Dir. It never creates a key. A missing or
-// expired root CRL does not fail Load: Set.RootCRLStatus reports it.
+// Load opens the hierarchy that Init created in o.Dir. It creates no key, except the data key
+// of a hierarchy that has none (see the package documentation). A missing or expired root CRL
+// does not fail Load: Set.RootCRLStatus reports it.
 func Load(ctx context.Context, o Options) (*Set, error) {
 	if err := o.validate(false); err != nil {
 		return nil, err

@@ -165,7 +165,7 @@ func TestKeyFilesAreEncryptedAndPrivate(t *testing.T) {
 		}
 	}
 	slices.Sort(keyFiles)
-	if want := []string{"issuing.key", "ledger.key", "ocsp.key", "root.key", "seal.key", "tsa.key"}; !slices.Equal(keyFiles, want) {
+	if want := []string{"data.key", "issuing.key", "ledger.key", "ocsp.key", "root.key", "seal.key", "tsa.key"}; !slices.Equal(keyFiles, want) {
 		t.Fatalf("key files %v, want %v", keyFiles, want)
 	}
 	for _, f := range keyFiles {
@@ -178,7 +178,11 @@ func TestKeyFilesAreEncryptedAndPrivate(t *testing.T) {
 			t.Errorf("%s mode %v, want 0600", f, st.Mode().Perm())
 		}
 		block, _ := pem.Decode(b)
-		if block == nil || block.Type != "ENCRYPTED PRIVATE KEY" {
+		wantType := "ENCRYPTED PRIVATE KEY"
+		if f == "data.key" {
+			wantType = "PARAPHE ENCRYPTED DATA KEY" // PBES2 too, but not a PKCS#8 key inside
+		}
+		if block == nil || block.Type != wantType {
 			t.Errorf("%s is not an encrypted PKCS#8 key", f)
 			continue
 		}
@@ -236,7 +240,7 @@ func TestInitRefusesAndNeverOverwrites(t *testing.T) {
 
 	// A directory holding any single file of a hierarchy (an interrupted ceremony) is refused
 	// too, and that file is left as it was.
-	for _, f := range []string{"issuing.key", "root.pem", "ledger.key", "hierarchy.json", "root.crl"} {
+	for _, f := range []string{"issuing.key", "root.pem", "ledger.key", "hierarchy.json", "root.crl", "data.key"} {
 		d := t.TempDir()
 		if err := os.WriteFile(filepath.Join(d, f), []byte("precious"), 0o600); err != nil {
 			t.Fatal(err)

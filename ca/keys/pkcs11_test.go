@@ -59,7 +59,8 @@ func TestPKCS11SoftHSM(t *testing.T) {
 	if s.Backend != "pkcs11" {
 		t.Errorf("backend %q", s.Backend)
 	}
-	// Only the Ed25519 ledger key is a file; the five ECDSA keys live in the token.
+	// Only the Ed25519 ledger key and the AES data key are files; the five ECDSA keys live in
+	// the token.
 	ents, _ := os.ReadDir(o.Dir)
 	var keyFiles []string
 	for _, e := range ents {
@@ -67,7 +68,7 @@ func TestPKCS11SoftHSM(t *testing.T) {
 			keyFiles = append(keyFiles, e.Name())
 		}
 	}
-	if !slices.Equal(keyFiles, []string{"ledger.key"}) {
+	if !slices.Equal(keyFiles, []string{"data.key", "ledger.key"}) {
 		t.Errorf("key files with an HSM: %v", keyFiles)
 	}
 	manifest, _ := os.ReadFile(filepath.Join(o.Dir, "hierarchy.json"))
