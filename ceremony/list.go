@@ -3,7 +3,6 @@ package ceremony
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
@@ -20,7 +19,7 @@ func (s *Service) Envelopes(ctx context.Context, owner string) ([]*Envelope, err
 				return err
 			}
 			var e Envelope
-			if err := json.Unmarshal(v, &e); err != nil {
+			if _, err := decodeEnvelope(v, &e); err != nil {
 				return err
 			}
 			if e.Owner == owner {

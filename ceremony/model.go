@@ -184,9 +184,14 @@ type Delivery struct {
 }
 
 // Webhook is where the sender wants outcome notifications, signed with Secret.
+//
+// The state store keeps Secret sealed with Options.Secrets, bound to the envelope: an envelope
+// read back has an empty Secret (the service opens it only to sign a delivery).
 type Webhook struct {
 	URL    string `json:"url"`
 	Secret string `json:"secret"`
+
+	sealed []byte // the stored, sealed Secret of an envelope read back
 }
 
 // Duration is a time.Duration that reads and writes as a Go duration string ("48h").

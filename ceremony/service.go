@@ -61,6 +61,9 @@ type Options struct {
 	SessionTTL time.Duration
 	// WebhookClient sends webhooks (default: 10 s timeout).
 	WebhookClient *http.Client
+	// Secrets seals the webhook secrets in the state store. Without it an envelope with a
+	// webhook is refused (ErrNoSecrets).
+	Secrets Secrets
 }
 
 // Service is the ceremony. It is safe for concurrent use; steps on one envelope are serialised.
@@ -157,6 +160,10 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s := &Service{opt: opt, docs: docs, log: opt.Logger, now: opt.Now, commit: opt.Commit, state: newGroupWriter(opt.DB),
 		locks: map[string]*envLock{}, waiters: map[string]chan struct{}{}, unappended: map[string]seqRange{}, bg: bg, cancel: cancel}
+	if err := s.migrateSecrets(); err != nil {
+		cancel()
+		return nil, err
+	}
 	if err := s.reconcile(ctx); err != nil {
 		cancel()
 		return nil, err
@@ -221,7 +228,13 @@ func (s *Service) lock(id string) (*envLock, func()) {
 // Envelope returns the current state of an envelope.
 func (s *Service) Envelope(ctx context.Context, id string) (*Envelope, error) {
 	var e Envelope
-	err := s.opt.DB.View(func(txn *badger.Txn) error { return getJSON(txn, kEnvelope+id, &e) })
+	err := s.opt.DB.View(func(txn *badger.Txn) error {
+		it, err := txn.Get([]byte(kEnvelope + id))
+		if err != nil {
+			return err
+		}
+		return it.Value(func(v []byte) error { _, err := decodeEnvelope(v, &e); return err })
+	})
 	if isNotFound(err) {
 		return nil, notFound(CodeEnvelopeNotFound, "no envelope %q", id)
 	}
@@ -307,9 +320,13 @@ func (s *Service) commitStep(ctx context.Context, e *Envelope, evs []Event, w *w
 		}
 	}
 	s.derive(e, evs, w)
+	state, err := s.encodeEnvelope(e)
+	if err != nil {
+		return err
+	}
 	first := e.Events - uint64(len(evs)) + 1
-	err := s.state.write(func(txn *badger.Txn) error {
-		if err := setJSON(txn, kEnvelope+e.ID, e); err != nil {
+	err = s.state.write(func(txn *badger.Txn) error {
+		if err := txn.Set([]byte(kEnvelope+e.ID), state); err != nil {
 			return err
 		}
 		for i, ev := range evs {
@@ -649,6 +666,9 @@ func (s *Service) Create(ctx context.Context, owner string, m *Manifest, files m
 	infos, probs := m.Validate(files, now, s.opt.Limits, func(b []byte) (PDFInfo, error) { return s.Inspect(ctx, b) })
 	if len(probs) > 0 {
 		return nil, nil, &ValidationError{Problems: probs}
+	}
+	if m.Webhook != nil && s.opt.Secrets == nil {
+		return nil, nil, fmt.Errorf("ceremony: the envelope's webhook secret cannot be stored: %w", ErrNoSecrets)
 	}
 	signerIDs := make([]string, len(m.Signers))
 	for i, sg := range m.Signers {

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -101,11 +102,21 @@ func (s *Service) deliverWebhook(ctx context.Context, env, ref string) error {
 	}
 	now := s.now()
 	att := WebhookAttempt{At: now.UTC()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Payload))
+	// A secret that cannot be opened (the data key was replaced) is a failed attempt: nothing
+	// unsigned is sent, and the delivery log says why.
+	secret, err := s.webhookSecret(e)
+	if err != nil {
+		s.log.Error("ceremony: webhook secret unavailable", "envelope", env, "delivery", d.ID, "err", err)
+		err = errors.New("the webhook secret cannot be opened (the appliance's data key does not match it)")
+	}
+	var req *http.Request
+	if err == nil {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, d.URL, bytes.NewReader(d.Payload))
+	}
 	if err == nil {
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("User-Agent", "Paraphe-Webhook/1")
-		req.Header.Set(WebhookSignatureHeader, SignWebhook(e.Webhook.Secret, now, d.Payload))
+		req.Header.Set(WebhookSignatureHeader, SignWebhook(secret, now, d.Payload))
 		var resp *http.Response
 		resp, err = s.opt.WebhookClient.Do(req)
 		if err == nil {

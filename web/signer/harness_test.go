@@ -67,6 +67,8 @@ type world struct {
 	// roots and rootCert are set by newRealWorld.
 	roots    *x509.CertPool
 	rootCert *x509.Certificate
+	// dataKey seals the stored secrets: the key set's in newRealWorld, an ephemeral one else.
+	dataKey *keys.DataKey
 }
 
 func newWorld(t testing.TB) *world { return buildWorld(t, false) }
@@ -106,10 +108,13 @@ func buildWorld(t testing.TB, real bool) *world {
 	}
 	var engine ceremony.PDFEngine = ceremonytest.PDF{}
 	var issuer ceremony.CertificateIssuer = w.ca
+	if w.dataKey, err = keys.NewEphemeralDataKey(); err != nil {
+		t.Fatal(err)
+	}
 	if real {
 		engine, issuer = w.realPKI(mux, logger)
 	}
-	w.base = ceremony.Options{DB: db, DataDir: w.dir, Ledger: w.ledger.Ceremony(), PDF: engine,
+	w.base = ceremony.Options{DB: db, DataDir: w.dir, Ledger: w.ledger.Ceremony(), PDF: engine, Secrets: w.dataKey,
 		Issuer: issuer, Notifier: ceremony.Notifiers{Mail: mailer, Text: gw}, BaseURL: w.srv.URL, Organization: "Notaires Associés",
 		Now: w.clock.Now, Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond}, ReceiptWait: 3 * time.Second}
 	w.pki = mux
@@ -182,6 +187,7 @@ func (w *world) realPKI(mux *http.ServeMux, logger *slog.Logger) (ceremony.PDFEn
 	w.roots = x509.NewCertPool()
 	w.roots.AddCert(set.Root)
 	w.rootCert = set.Root
+	w.dataKey = set.DataKey()
 	return ceremony.PAdES{Timestamper: ts, Certs: []*x509.Certificate{set.Root}, Logger: logger},
 		ceremony.CAIssuer{CA: authority, Chain: []*x509.Certificate{set.Issuing, set.Root}}
 }
