@@ -18,6 +18,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"golang.org/x/crypto/argon2"
+
+	"github.com/paraphe/paraphe/ceremony"
 )
 
 // Role is what a user may do in their organisation.
@@ -52,9 +54,11 @@ type Org struct {
 	// Logo is the organisation's logo (PNG or JPEG), shown on its pages.
 	Logo     []byte `json:"logo,omitempty"`
 	LogoType string `json:"logo_type,omitempty"`
-	// Webhook, when set, is added to every envelope prepared in the web app.
+	// Webhook, when set, is added to every envelope prepared in the web app. Its secret is
+	// sealed (AccountsOptions.Secrets, bound to the organisation): see Accounts.SealWebhookSecret
+	// and Accounts.WebhookSecret.
 	WebhookURL    string `json:"webhook_url,omitempty"`
-	WebhookSecret string `json:"webhook_secret,omitempty"`
+	WebhookSecret []byte `json:"webhook_secret_sealed,omitempty"`
 }
 
 // Owner is the owner of the organisation's envelopes and API keys in the ceremony and the API.
@@ -74,8 +78,10 @@ type User struct {
 	Created  time.Time `json:"created"`
 	Disabled bool      `json:"disabled,omitempty"`
 	// TOTP is the secret of the second factor once confirmed; TOTPPending while being enrolled.
-	TOTP        []byte `json:"totp,omitempty"`
-	TOTPPending []byte `json:"totp_pending,omitempty"`
+	// Both are sealed (AccountsOptions.Secrets, bound to the user), never in clear; empty when
+	// there is none.
+	TOTP        []byte `json:"totp_sealed,omitempty"`
+	TOTPPending []byte `json:"totp_pending_sealed,omitempty"`
 	// TOTPLast is the last time step whose code was accepted; a code of that step or an earlier
 	// one is refused (no replay).
 	TOTPLast int64 `json:"totp_last,omitempty"`
@@ -99,6 +105,9 @@ var (
 	ErrNoSession      = errors.New("admin: no such session or session expired")
 	ErrExists         = errors.New("admin: already exists")
 	ErrNotFound       = errors.New("admin: not found")
+	// ErrNoSecrets: a secret must be sealed or opened and AccountsOptions.Secrets is nil, or a
+	// secret stored in clear by an earlier version cannot be sealed.
+	ErrNoSecrets = errors.New("admin: no Secrets configured to seal or open stored secrets")
 )
 
 // Argon2Params are the argon2id cost parameters of new password hashes.
@@ -118,6 +127,10 @@ type AccountsOptions struct {
 	// IdleTimeout ends a session unused for this long (default 30 min); AbsoluteTimeout ends
 	// every session this long after sign-in (default 12 h).
 	IdleTimeout, AbsoluteTimeout time.Duration
+	// Secrets seals the TOTP and webhook secrets in the state store (the appliance's data key).
+	// Without it, enrolling or checking a second factor and storing or using an organisation's
+	// webhook fail with ErrNoSecrets; the rest works (`paraphe admin create-user`).
+	Secrets ceremony.Secrets
 }
 
 // Accounts stores organisations, users and sessions in the appliance's state store.
@@ -150,6 +163,11 @@ func NewAccounts(db *badger.DB, opt AccountsOptions) (*Accounts, error) {
 		return nil, err
 	}
 	a.dummy = d
+	if opt.Secrets != nil {
+		if err := a.migrateSecrets(); err != nil {
+			return nil, err
+		}
+	}
 	return a, nil
 }
 
@@ -277,7 +295,7 @@ func (a *Accounts) EnsureOrg(ctx context.Context, name string) (*Org, error) {
 		var id string
 		switch err := get(txn, kOrgName+strings.ToLower(name), &id); {
 		case err == nil:
-			return get(txn, kOrg+id, &org)
+			return a.getOrg(txn, id, &org)
 		case !errors.Is(err, ErrNotFound):
 			return err
 		}
@@ -296,7 +314,7 @@ func (a *Accounts) EnsureOrg(ctx context.Context, name string) (*Org, error) {
 // Org returns an organisation.
 func (a *Accounts) Org(ctx context.Context, id string) (*Org, error) {
 	var org Org
-	if err := a.db.View(func(txn *badger.Txn) error { return get(txn, kOrg+id, &org) }); err != nil {
+	if err := a.db.View(func(txn *badger.Txn) error { return a.getOrg(txn, id, &org) }); err != nil {
 		return nil, fmt.Errorf("admin: organisation %s: %w", id, err)
 	}
 	return &org, nil
@@ -306,7 +324,7 @@ func (a *Accounts) Org(ctx context.Context, id string) (*Org, error) {
 func (a *Accounts) UpdateOrg(ctx context.Context, id string, fn func(*Org) error) (*Org, error) {
 	var org Org
 	err := a.db.Update(func(txn *badger.Txn) error {
-		if err := get(txn, kOrg+id, &org); err != nil {
+		if err := a.getOrg(txn, id, &org); err != nil {
 			return err
 		}
 		if err := fn(&org); err != nil {
@@ -379,7 +397,7 @@ func (a *Accounts) CreateUser(ctx context.Context, nu NewUser) (*User, error) {
 // User returns a user.
 func (a *Accounts) User(ctx context.Context, id string) (*User, error) {
 	var u User
-	if err := a.db.View(func(txn *badger.Txn) error { return get(txn, kUser+id, &u) }); err != nil {
+	if err := a.db.View(func(txn *badger.Txn) error { return a.getUser(txn, id, &u) }); err != nil {
 		return nil, fmt.Errorf("admin: user: %w", err)
 	}
 	return &u, nil
@@ -393,7 +411,7 @@ func (a *Accounts) UserByEmail(ctx context.Context, email string) (*User, error)
 		if err := get(txn, kEmail+strings.ToLower(strings.TrimSpace(email)), &id); err != nil {
 			return err
 		}
-		return get(txn, kUser+id, &u)
+		return a.getUser(txn, id, &u)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("admin: user %s: %w", email, err)
@@ -407,7 +425,7 @@ func (a *Accounts) Users(ctx context.Context, org string) ([]User, error) {
 	err := a.db.View(func(txn *badger.Txn) error {
 		return scanPrefix(txn, kUser, func(_ string, v []byte) error {
 			var u User
-			if err := json.Unmarshal(v, &u); err != nil {
+			if _, err := a.decodeUser(v, &u); err != nil {
 				return err
 			}
 			if u.Org == org {
@@ -427,7 +445,7 @@ func (a *Accounts) Users(ctx context.Context, org string) ([]User, error) {
 func (a *Accounts) UpdateUser(ctx context.Context, org, id string, fn func(*User) error) (*User, error) {
 	var u User
 	err := a.db.Update(func(txn *badger.Txn) error {
-		if err := get(txn, kUser+id, &u); err != nil {
+		if err := a.getUser(txn, id, &u); err != nil {
 			return err
 		}
 		if u.Org != org {
@@ -468,7 +486,7 @@ func (a *Accounts) Authenticate(ctx context.Context, email, password, code strin
 		if err := get(txn, kEmail+strings.ToLower(strings.TrimSpace(email)), &id); err != nil {
 			return err
 		}
-		return get(txn, kUser+id, &u)
+		return a.getUser(txn, id, &u)
 	})
 	if errors.Is(err, ErrNotFound) || len(password) > 1024 {
 		verifyPassword(a.dummy, password[:min(len(password), 1024)])
@@ -492,15 +510,23 @@ func (a *Accounts) Authenticate(ctx context.Context, email, password, code strin
 	return &u, nil
 }
 
-// useTOTP checks a code against the secret that pick returns and records its step, refusing
-// codes of a step already used.
+// useTOTP checks a code against the sealed secret that pick returns and records its step,
+// refusing codes of a step already used.
 func (a *Accounts) useTOTP(id string, pick func(*User) []byte, code string) error {
 	return a.db.Update(func(txn *badger.Txn) error {
 		var u User
-		if err := get(txn, kUser+id, &u); err != nil {
+		if err := a.getUser(txn, id, &u); err != nil {
 			return err
 		}
-		step, ok := VerifyTOTP(pick(&u), code, a.opt.Now(), u.TOTPLast)
+		if len(pick(&u)) == 0 {
+			return ErrBadTOTP
+		}
+		secret, err := a.open(pick(&u), totpAD(u.ID))
+		if err != nil {
+			return fmt.Errorf("second factor of user %s: %w", u.ID, err)
+		}
+		defer clear(secret)
+		step, ok := VerifyTOTP(secret, code, a.opt.Now(), u.TOTPLast)
 		if !ok {
 			return ErrBadTOTP
 		}
@@ -510,13 +536,18 @@ func (a *Accounts) useTOTP(id string, pick func(*User) []byte, code string) erro
 }
 
 // BeginTOTP starts enrolling a second factor: it returns a new secret that the user adds to
-// their authenticator app; the factor is active once ConfirmTOTP accepts a code.
+// their authenticator app (it is stored only sealed); the factor is active once ConfirmTOTP
+// accepts a code.
 func (a *Accounts) BeginTOTP(ctx context.Context, org, id string) ([]byte, error) {
 	secret := make([]byte, 20)
 	if _, err := rand.Read(secret); err != nil {
 		return nil, fmt.Errorf("admin: totp secret: %w", err)
 	}
-	if _, err := a.UpdateUser(ctx, org, id, func(u *User) error { u.TOTPPending = secret; return nil }); err != nil {
+	sealed, err := a.seal(secret, totpAD(id))
+	if err != nil {
+		return nil, fmt.Errorf("admin: totp secret: %w", err)
+	}
+	if _, err := a.UpdateUser(ctx, org, id, func(u *User) error { u.TOTPPending = sealed; return nil }); err != nil {
 		return nil, err
 	}
 	return secret, nil
@@ -568,7 +599,7 @@ func (a *Accounts) Session(ctx context.Context, secret string) (*Session, *User,
 		if err := get(txn, key, &s); err != nil {
 			return err
 		}
-		return get(txn, kUser+s.User, &u)
+		return a.getUser(txn, s.User, &u)
 	})
 	if errors.Is(err, ErrNotFound) {
 		return nil, nil, ErrNoSession

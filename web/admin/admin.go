@@ -55,8 +55,11 @@ const Pattern = "/admin/"
 type Options struct {
 	Service *ceremony.Service
 	DB      *badger.DB
-	// Accounts, when nil, is NewAccounts(DB) with default settings.
+	// Accounts, when nil, is NewAccounts(DB) with default settings and Secrets.
 	Accounts *Accounts
+	// Secrets seals the second factors' and the organisations' webhook secrets in the state
+	// store (see AccountsOptions.Secrets); used when Accounts is nil.
+	Secrets ceremony.Secrets
 	// Notifier, when set, lets admins send a test email and a test SMS from the settings.
 	Notifier ceremony.Notifier
 	// PDFJS is the URL path under which pdf.js is served (pdf.min.mjs and pdf.worker.min.mjs),
@@ -121,7 +124,7 @@ func New(opt Options) (*Handler, error) {
 	acc := opt.Accounts
 	if acc == nil {
 		var err error
-		if acc, err = NewAccounts(opt.DB, AccountsOptions{Now: opt.Now}); err != nil {
+		if acc, err = NewAccounts(opt.DB, AccountsOptions{Now: opt.Now, Secrets: opt.Secrets}); err != nil {
 			return nil, err
 		}
 	}

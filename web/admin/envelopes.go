@@ -246,7 +246,12 @@ func (h *Handler) createEnvelope(w http.ResponseWriter, r *http.Request, u *who)
 		return
 	}
 	if m.Webhook == nil && u.org.WebhookURL != "" {
-		m.Webhook = &ceremony.Webhook{URL: u.org.WebhookURL, Secret: u.org.WebhookSecret}
+		secret, err := h.acc.WebhookSecret(u.org)
+		if err != nil {
+			h.internal(w, r, err)
+			return
+		}
+		m.Webhook = &ceremony.Webhook{URL: u.org.WebhookURL, Secret: secret}
 	}
 	e, _, err := h.opt.Service.Create(r.Context(), u.owner(), m, files)
 	if err != nil {

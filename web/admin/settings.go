@@ -221,11 +221,16 @@ func (h *Handler) webhook(w http.ResponseWriter, r *http.Request, u *who) {
 			return
 		}
 	}
-	_, err := h.acc.UpdateOrg(r.Context(), u.org.ID, func(o *Org) error {
-		o.WebhookURL, o.WebhookSecret = body.URL, body.Secret
-		if body.URL == "" {
-			o.WebhookSecret = ""
+	var sealed []byte
+	if body.URL != "" {
+		var err error
+		if sealed, err = h.acc.SealWebhookSecret(u.org.ID, body.Secret); err != nil {
+			h.internal(w, r, err)
+			return
 		}
+	}
+	_, err := h.acc.UpdateOrg(r.Context(), u.org.ID, func(o *Org) error {
+		o.WebhookURL, o.WebhookSecret = body.URL, sealed
 		return nil
 	})
 	if err != nil {

@@ -110,7 +110,7 @@ func newWorld(t testing.TB) *world {
 		PDF:    ceremony.PAdES{Timestamper: ts, Certs: []*x509.Certificate{set.Root}, Logger: logger},
 		Issuer: ceremony.CAIssuer{CA: authority, Chain: []*x509.Certificate{set.Issuing, set.Root}}, Notifier: ceremony.Notifiers{Mail: w.outbox, Text: w.outbox},
 		BaseURL: w.srv.URL, Organization: "Notaires Associés", Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond},
-		ReceiptWait: 3 * time.Second})
+		ReceiptWait: 3 * time.Second, Secrets: set.DataKey()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,7 +123,7 @@ func newWorld(t testing.TB) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	acc, err := NewAccounts(db, AccountsOptions{Now: w.clock.Now, Argon2: Argon2Params{Memory: 1024, Time: 1, Threads: 1}})
+	acc, err := NewAccounts(db, AccountsOptions{Now: w.clock.Now, Argon2: Argon2Params{Memory: 1024, Time: 1, Threads: 1}, Secrets: set.DataKey()})
 	if err != nil {
 		t.Fatal(err)
 	}
