@@ -42,6 +42,7 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 		BaseURL:      a.cfg.PublicURL,
 		Organization: a.cfg.Organization.Name,
 		Logger:       a.log.With("component", "ceremony"),
+		Secrets:      a.keys.DataKey(), // seals webhook secrets in the state store
 	})
 	if err != nil {
 		return err
@@ -116,6 +117,7 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 		PDFJS:    pdfjs,
 		Evidence: ev,
 		Secure:   secure,
+		Secrets:  a.keys.DataKey(), // seals TOTP and organisation webhook secrets
 		Logger:   a.log.With("component", "admin"),
 	})
 	if err != nil {

@@ -57,6 +57,10 @@ func loadKeys(ctx context.Context, cfg config.Config, log *slog.Logger) (*keys.S
 	if errors.Is(err, keys.ErrNotInitialized) {
 		return nil, fmt.Errorf("%w: run `paraphe init --config …` first", err)
 	}
+	if err == nil && s.DataKeyCreated {
+		log.Warn("created the data key (data.key, encrypted with the key passphrase) that seals stored secrets: "+
+			"this key hierarchy predates it. Back it up with the other key files; secrets stored in clear are sealed now", "dir", o.Dir)
+	}
 	return s, err
 }
 
