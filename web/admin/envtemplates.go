@@ -38,12 +38,13 @@ type TemplateRole struct {
 	Order int    `json:"order"`
 }
 
-// TemplateDocument is a PDF of a template (in the ceremony's document store) and its fields,
-// whose Signer is a role's id.
+// TemplateDocument is a PDF of a template (in the ceremony's document store), its fields and
+// its signature boxes, whose Signer is a role's id.
 type TemplateDocument struct {
-	Name   string           `json:"name"`
-	Digest string           `json:"digest"`
-	Fields []ceremony.Field `json:"fields"`
+	Name       string                  `json:"name"`
+	Digest     string                  `json:"digest"`
+	Fields     []ceremony.Field        `json:"fields"`
+	Signatures []ceremony.SignatureBox `json:"signatures,omitempty"`
 }
 
 // TemplateSummary is one line of the template list.
@@ -143,7 +144,7 @@ func (h *Handler) templateDocument(w http.ResponseWriter, r *http.Request, u *wh
 }
 
 // createTemplate stores a template from a multipart body: a "template" part (JSON: name, title,
-// message, order, roles, documents with file names and fields) and the PDFs.
+// message, order, roles, documents with file names, fields and signature boxes) and the PDFs.
 func (h *Handler) createTemplate(w http.ResponseWriter, r *http.Request, u *who) {
 	r.Body = http.MaxBytesReader(w, r.Body, h.opt.MaxUpload)
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
@@ -158,9 +159,10 @@ func (h *Handler) createTemplate(w http.ResponseWriter, r *http.Request, u *who)
 		Order     ceremony.Order `json:"order"`
 		Roles     []TemplateRole `json:"roles"`
 		Documents []struct {
-			Name   string           `json:"name"`
-			File   string           `json:"file"`
-			Fields []ceremony.Field `json:"fields"`
+			Name       string                  `json:"name"`
+			File       string                  `json:"file"`
+			Fields     []ceremony.Field        `json:"fields"`
+			Signatures []ceremony.SignatureBox `json:"signatures"`
 		} `json:"documents"`
 	}
 	mr := multipart.NewReader(r.Body, params["boundary"])
@@ -193,7 +195,8 @@ func (h *Handler) createTemplate(w http.ResponseWriter, r *http.Request, u *who)
 			Phone: "+33600000000", Locale: "fr", Order: role.Order})
 	}
 	for i, d := range body.Documents {
-		m.Documents = append(m.Documents, ceremony.ManifestDocument{ID: fmt.Sprintf("d%d", i+1), File: d.File, Name: d.Name, Fields: d.Fields})
+		m.Documents = append(m.Documents, ceremony.ManifestDocument{ID: fmt.Sprintf("d%d", i+1), File: d.File, Name: d.Name, Fields: d.Fields,
+			Signatures: d.Signatures})
 	}
 	if _, probs := m.Validate(files, h.opt.Now(), ceremony.DefaultLimits(), func(b []byte) (ceremony.PDFInfo, error) {
 		return h.opt.Service.Inspect(r.Context(), b)
@@ -209,7 +212,8 @@ func (h *Handler) createTemplate(w http.ResponseWriter, r *http.Request, u *who)
 			h.internal(w, r, err)
 			return
 		}
-		t.Documents = append(t.Documents, TemplateDocument{Name: m.Documents[i].Name, Digest: digest, Fields: m.Documents[i].Fields})
+		t.Documents = append(t.Documents, TemplateDocument{Name: m.Documents[i].Name, Digest: digest, Fields: m.Documents[i].Fields,
+			Signatures: m.Documents[i].Signatures})
 	}
 	if err := h.opt.DB.Update(func(txn *badger.Txn) error { return set(txn, kTemplate+u.org.ID+"/"+t.ID, t) }); err != nil {
 		h.internal(w, r, err)

@@ -242,7 +242,9 @@ function prepare() {
   let seq = 0;
   const signers = []; // {id, el}
   const docs = []; // {id, name, file (Blob), pages: [{w, h, el}]}
-  const fields = []; // {id, doc, page, x, top, w, h, label, signer, required, box, item}
+  // Text fields and signature boxes (kind "signature": one per signer and document, no label).
+  const fields = []; // {id, kind, doc, page, x, top, w, h, label, signer, required, box, item}
+  const kindSel = $("#field-kind");
   let selected = null;
   let pdfjs = null;
 
@@ -369,13 +371,42 @@ function prepare() {
     ev.target.value = "";
   });
 
-  // Fields: x and top are in PDF points from the page's top left.
-  function placeField(doc, p, cx, cy) {
+  // The label and "required" apply to text fields only.
+  function kindChanged() {
+    const sig = kindSel.value === "signature";
+    $("#field-label").disabled = sig;
+    $("#field-required").disabled = sig;
+  }
+  kindSel.addEventListener("change", kindChanged);
+  kindChanged();
+
+  // signatureOf is the signature box of a signer in a document, if any.
+  function signatureOf(doc, signer, except) {
+    return fields.find((f) => f.kind === "signature" && f.doc === doc && f.signer === signer && f !== except);
+  }
+
+  // Fields: x and top are in PDF points from the page's top left. A signature box for a signer
+  // who already has one in the document moves that box instead of adding a second.
+  function placeField(doc, p, cx, cy, kind = kindSel.value) {
     const owner = signers.find((s) => s.id === ownerSel.value) || signers[0];
     if (!owner) { toast(t("prepare.need_signer")); return; }
-    const w = Math.min(160, p.w), h = Math.min(22, p.h);
-    const f = { id: "f" + (++seq), doc, page: p, w, h, x: 0, top: 0, signer: owner.id,
-      label: $("#field-label").value.trim() || t("prepare.default_label"), required: $("#field-required").checked };
+    if (kind === "signature") {
+      const old = signatureOf(doc, owner.id);
+      if (old) {
+        if (old.page !== p) { old.page = p; p.el.append(old.box); }
+        move(old, cx - old.w / 2, cy - old.h / 2);
+        resize(old, old.w, old.h);
+        paint(old);
+        select(old);
+        old.box.focus();
+        toast(t("prepare.signature_moved", { name: signerName(owner) }));
+        return;
+      }
+    }
+    const sig = kind === "signature";
+    const w = Math.min(sig ? 150 : 160, p.w), h = Math.min(sig ? 45 : 22, p.h);
+    const f = { id: "f" + (++seq), kind: sig ? "signature" : "text", doc, page: p, w, h, x: 0, top: 0, signer: owner.id,
+      label: sig ? "" : $("#field-label").value.trim() || t("prepare.default_label"), required: sig || $("#field-required").checked };
     move(f, cx - w / 2, cy - h / 2);
     f.box = document.createElement("div");
     f.box.className = "fbox";
@@ -392,8 +423,18 @@ function prepare() {
     const lab = $("[data-k=label]", f.item), sel = $("[data-k=signer]", f.item), req = $("[data-k=required]", f.item);
     lab.value = f.label;
     req.checked = f.required;
+    if (sig) for (const el of $$("[data-text-only]", f.item)) el.hidden = true;
     lab.addEventListener("input", () => { f.label = lab.value; paint(f); });
-    sel.addEventListener("change", () => { f.signer = sel.value; paint(f); });
+    sel.addEventListener("change", () => {
+      const other = sig && signatureOf(f.doc, sel.value, f);
+      if (other) {
+        toast(t("prepare.signature_taken", { name: signerName(signers.find((s) => s.id === sel.value)) }));
+        sel.value = f.signer;
+        return;
+      }
+      f.signer = sel.value;
+      paint(f);
+    });
     req.addEventListener("change", () => { f.required = req.checked; paint(f); });
     $("[data-remove]", f.item).addEventListener("click", () => removeField(f));
     f.item.addEventListener("focusin", () => select(f));
@@ -413,9 +454,13 @@ function prepare() {
     f.top = Math.max(0, Math.min(top, f.page.h - f.h));
   }
 
+  // resize keeps a field on its page and at least its kind's minimum size (a signature box is
+  // at least 60 × 20 points, as the server requires).
   function resize(f, w, h) {
-    f.w = Math.max(20, Math.min(w, f.page.w - f.x));
-    f.h = Math.max(10, Math.min(h, f.page.h - f.top));
+    const [minW, minH] = f.kind === "signature" ? [60, 20] : [20, 10];
+    f.w = Math.max(Math.min(minW, f.page.w), Math.min(w, f.page.w - f.x));
+    f.h = Math.max(Math.min(minH, f.page.h), Math.min(h, f.page.h - f.top));
+    move(f, f.x, f.top);
   }
 
   function paint(f) {
@@ -426,10 +471,11 @@ function prepare() {
     b.style.height = (f.h / p.h * 100) + "%";
     const si = signers.findIndex((s) => s.id === f.signer);
     const cls = "c" + (Math.max(si, 0) % 6);
-    b.className = "fbox " + cls + (previewSel.value && previewSel.value !== f.signer ? " dim" : "");
+    const sig = f.kind === "signature";
+    b.className = "fbox " + cls + (sig ? " sig" : "") + (previewSel.value && previewSel.value !== f.signer ? " dim" : "");
     f.item.className = "fielditem " + cls + (selected === f ? " selected" : "");
     const owner = signers[si];
-    const text = f.label + (f.required ? " *" : "");
+    const text = sig ? t("prepare.signature_of", { name: owner ? signerName(owner) : "" }) : f.label + (f.required ? " *" : "");
     b.firstChild.textContent = text;
     b.setAttribute("aria-label", text + " — " + (owner ? signerName(owner) : "") + " — " + t("prepare.field_where", { doc: f.doc.name, page: p.n }));
     $(".where", f.item).textContent = t("prepare.field_where", { doc: f.doc.name, page: p.n });
@@ -508,9 +554,11 @@ function prepare() {
       })),
       documents: docs.map((d, i) => ({
         id: d.id, file: (i + 1) + "-" + d.name, name: d.name,
-        fields: fields.filter((f) => f.doc === d).map((f) => ({
-          id: f.id, label: f.label.trim(), signer: f.signer, page: f.page.n, required: f.required,
-          rect: { x: round(f.x), y: round(f.page.h - f.top - f.h), w: round(f.w), h: round(f.h) },
+        fields: fields.filter((f) => f.doc === d && f.kind === "text").map((f) => ({
+          id: f.id, label: f.label.trim(), signer: f.signer, page: f.page.n, required: f.required, rect: rectOf(f),
+        })),
+        signatures: fields.filter((f) => f.doc === d && f.kind === "signature").map((f) => ({
+          signer: f.signer, page: f.page.n, rect: rectOf(f),
         })),
       })),
     };
@@ -519,6 +567,10 @@ function prepare() {
     return m;
   }
   function round(v) { return Math.round(v * 100) / 100; }
+  // rectOf is a field's rectangle in PDF user space (origin at the page's bottom left).
+  function rectOf(f) {
+    return { x: round(f.x), y: round(f.page.h - f.top - f.h), w: round(f.w), h: round(f.h) };
+  }
 
   function problems(list) {
     const box = $("#problems");
@@ -567,7 +619,7 @@ function prepare() {
     const m = manifest();
     const tpl = { name, title: m.title, message: m.message, order: m.order,
       roles: signers.map((s, i) => ({ id: s.id, label: signerName(s), order: m.signers[i].order })),
-      documents: m.documents.map((d) => ({ name: d.name, file: d.file, fields: d.fields })) };
+      documents: m.documents.map((d) => ({ name: d.name, file: d.file, fields: d.fields, signatures: d.signatures })) };
     try {
       await api("POST", "/admin/api/templates", upload(tpl));
       toast(t("prepare.template_saved"));
@@ -601,10 +653,21 @@ function prepare() {
         ownerSel.value = s.id;
         $("#field-label").value = f.label;
         $("#field-required").checked = f.required;
-        placeField(doc, p, f.rect.x + f.rect.w / 2, p.h - f.rect.y - f.rect.h / 2);
+        placeField(doc, p, f.rect.x + f.rect.w / 2, p.h - f.rect.y - f.rect.h / 2, "text");
         const nf = fields[fields.length - 1];
         nf.w = f.rect.w; nf.h = f.rect.h;
         move(nf, f.rect.x, p.h - f.rect.y - f.rect.h);
+        paint(nf);
+      }
+      for (const b of td.signatures || []) {
+        const p = doc.pages[b.page - 1];
+        const s = roles.get(b.signer);
+        if (!p || !s) continue;
+        ownerSel.value = s.id;
+        placeField(doc, p, b.rect.x + b.rect.w / 2, p.h - b.rect.y - b.rect.h / 2, "signature");
+        const nf = fields[fields.length - 1];
+        nf.w = b.rect.w; nf.h = b.rect.h;
+        move(nf, b.rect.x, p.h - b.rect.y - b.rect.h);
         paint(nf);
       }
     }
