@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"encoding/pem"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -22,10 +24,13 @@ import (
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
+	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
 	"github.com/paraphe/paraphe/internal/testtool"
+	"github.com/paraphe/paraphe/pades"
 	"github.com/paraphe/paraphe/web/signer"
 )
 
@@ -222,20 +227,24 @@ func (b *browser) login(base, email, password string) {
 	b.wait("signed in", `location.pathname === "/admin/" && !!document.querySelector("#logout")`)
 }
 
-// clickPage clicks a page of the preparation view at (fx, fy), fractions of its size.
+// clickPage clicks a page of the preparation view at (fx, fy), fractions of its size, once that
+// point is scrolled to the middle of the window (clear of the sticky toolbar and actions).
 func (b *browser) clickPage(doc, pageNum int, fx, fy float64) {
 	b.t.Helper()
 	sel := fmt.Sprintf(`document.querySelectorAll("#docs .doc")[%d].querySelectorAll(".page")[%d]`, doc, pageNum-1)
 	b.do(chromedp.Evaluate[chromedp.Void](sel + `.scrollIntoView({block: "center"})`))
 	b.wait("page rendered", sel+`.querySelector("canvas")`)
+	b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const r = %s.getBoundingClientRect();
+	window.scrollBy(0, r.top + %g * r.height - innerHeight / 2); })()`, sel, fy)))
 	r := eval[[]float64](b, `(() => { const r = `+sel+`.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
 	b.do(chromedp.MouseClickXY(r[0]+fx*r[2], r[1]+fy*r[3]))
 }
 
 // TestSenderAppEndToEnd: an admin signs in and creates a sender; the sender uploads two PDFs,
-// places fields for two signers on pages rendered by pdf.js and sends; both signers sign
-// through the signer protocol; the sender follows the timeline to completion and downloads the
-// signed documents, which `paraphe verify` accepts.
+// places fields and signature boxes for two signers on pages rendered by pdf.js and sends; both
+// signers sign through the signer protocol; the sender follows the timeline to completion and
+// downloads the signed documents, whose signatures sit in the boxes placed, and the evidence
+// bundle, which `paraphe verify` accepts.
 func TestSenderAppEndToEnd(t *testing.T) {
 	w := newWorld(t)
 	if w.app.opt.PDFJS == "" {
@@ -326,6 +335,39 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll(".fbox.dim").length`); n != 2 {
 		t.Fatalf("%d fields dimmed in the first signer's preview, want 2", n)
 	}
+	b.setValue("#preview-as", "")
+
+	// Signature boxes: one per signer and document. Placing a second box for a signer in the
+	// same document moves the first one; Shift+arrows resize, down to 60 × 20 points.
+	b.setValue("#field-kind", "signature")
+	if !eval[bool](b, `document.querySelector("#field-label").disabled`) {
+		t.Fatal("the label stays enabled for a signature box")
+	}
+	sign := func(owner string, doc, pg int, fx, fy float64) {
+		b.setValue("#field-owner", owner)
+		b.clickPage(doc, pg, fx, fy)
+	}
+	sign(ids[0], 0, 1, .6, .9)
+	sign(ids[0], 0, 3, .3, .8)
+	if n := eval[int](b, `document.querySelectorAll("#docs .doc")[0].querySelectorAll(".fbox.sig").length`); n != 1 {
+		t.Fatalf("%d signature boxes for the first signer in the first document, want 1 (moved)", n)
+	}
+	sign(ids[1], 0, 2, .7, .8)
+	sign(ids[0], 1, 1, .3, .85)
+	sign(ids[1], 1, 2, .6, .3)
+	if n := eval[int](b, `document.querySelectorAll(".fbox.sig").length`); n != 4 {
+		t.Fatalf("%d signature boxes, want 4", n)
+	}
+	if !eval[bool](b, `document.activeElement.classList.contains("sig")`) {
+		t.Fatal("the signature box just placed does not have the focus")
+	}
+	for range 20 {
+		b.do(chromedp.KeyEvent(kb.ArrowUp, chromedp.KeyModifiers(chromedp.ModifierShift)))
+		b.do(chromedp.KeyEvent(kb.ArrowLeft, chromedp.KeyModifiers(chromedp.ModifierShift)))
+	}
+	if n := eval[int](b, `document.querySelectorAll("#field-list li").length`); n != 7 {
+		t.Fatalf("%d fields and boxes listed, want 7", n)
+	}
 	b.shot("prepared")
 	b.clean("preparation page")
 	b.click("#send")
@@ -349,6 +391,25 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	if f.Page != 1 || f.Signer != e.Signers[0].ID || !f.Required || math.Abs(f.Rect.X+f.Rect.W/2-.3*pg.Width) > 3 ||
 		math.Abs(f.Rect.Y+f.Rect.H/2-.7*pg.Height) > 3 {
 		t.Fatalf("the first field is not where it was placed: %+v on a page of %+v", f, e.Documents[0].Pages[0])
+	}
+	boxes := map[string]ceremony.SignatureBox{} // "document/signer"
+	for _, d := range e.Documents {
+		for _, sb := range d.Signatures {
+			boxes[d.ID+"/"+sb.Signer] = sb
+		}
+	}
+	if len(boxes) != 4 {
+		t.Fatalf("%d signature boxes stored, want 4: %+v", len(boxes), boxes)
+	}
+	// The first signer's box in the first document was moved to page 3, centred at (30 %, 80 %).
+	sb := boxes[e.Documents[0].ID+"/"+e.Signers[0].ID]
+	pg = e.Documents[0].Pages[2]
+	if sb.Page != 3 || math.Abs(sb.Rect.X+sb.Rect.W/2-.3*pg.Width) > 3 || math.Abs(sb.Rect.Y+sb.Rect.H/2-.2*pg.Height) > 3 {
+		t.Fatalf("the first signer's signature box is not where it was placed: %+v on a page of %+v", sb, pg)
+	}
+	// The last box shrank with the keyboard to the minimum size.
+	if sb := boxes[e.Documents[1].ID+"/"+e.Signers[1].ID]; sb.Page != 2 || sb.Rect.W != 60 || sb.Rect.H != 20 {
+		t.Fatalf("the resized signature box: %+v, want 60 × 20 on page 2", sb)
 	}
 
 	// Both signers sign, in order, through the signer protocol.
@@ -394,8 +455,119 @@ func TestSenderAppEndToEnd(t *testing.T) {
 		p := filepath.Join(dir, fmt.Sprintf("signed-%d.pdf", i))
 		os.WriteFile(p, body, 0o600)
 		pdfs = append(pdfs, p)
+		checkSignatureWidgets(t, w, e.Documents[i], e.Signers, body)
 	}
-	w.verifyWithCLI(t, dir, pdfs)
+
+	// The evidence bundle, downloaded from the envelope page's link with the browser's session.
+	href := eval[string](b, `document.querySelector("a#evidence")?.getAttribute("href") || ""`)
+	if href != "/admin/api/envelopes/"+id+"/evidence" {
+		t.Fatalf("evidence link: %q", href)
+	}
+	req, _ := http.NewRequest("GET", base+href, nil)
+	req.AddCookie(&http.Cookie{Name: CookieName, Value: session})
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bundle, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/zip" || !strings.HasPrefix(string(bundle), "PK") {
+		t.Fatalf("download the evidence bundle: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	bundlePath := filepath.Join(dir, "evidence.zip")
+	os.WriteFile(bundlePath, bundle, 0o600)
+	out := w.verifyWithCLI(t, dir, append(pdfs, bundlePath))
+	if !strings.Contains(out, bundlePath+": VALID") {
+		t.Fatalf("paraphe verify did not find the evidence bundle valid:\n%s", out)
+	}
+}
+
+// checkSignatureWidgets checks a signed document: pades.Verify finds every signer's signature
+// valid in the field "sig-<signer>", and that field's widget lies on the page and rectangle of
+// the signer's signature box.
+func checkSignatureWidgets(t *testing.T, w *world, d ceremony.Document, signers []ceremony.Signer, pdf []byte) {
+	t.Helper()
+	rep, err := pades.Verify(context.Background(), bytes.NewReader(pdf), int64(len(pdf)), pades.VerifyOptions{Roots: w.roots})
+	if err != nil {
+		t.Fatal(err)
+	}
+	valid := map[string]bool{}
+	for _, s := range rep.Signatures {
+		if s.Kind == "signature" {
+			valid[s.Field] = s.Valid
+		}
+	}
+	got := widgets(t, pdf)
+	for _, sg := range signers {
+		name := "sig-" + sg.ID
+		if !valid[name] {
+			t.Errorf("%s: no valid signature in field %s (report: %+v)", d.Name, name, rep.Signatures)
+		}
+		i := slices.IndexFunc(d.Signatures, func(b ceremony.SignatureBox) bool { return b.Signer == sg.ID })
+		if i < 0 {
+			t.Fatalf("%s: %s has no signature box", d.Name, sg.Name)
+		}
+		sb := d.Signatures[i]
+		want := [4]float64{sb.Rect.X, sb.Rect.Y, sb.Rect.X + sb.Rect.W, sb.Rect.Y + sb.Rect.H}
+		wg, ok := got[name]
+		if !ok {
+			t.Fatalf("%s: no widget named %s", d.Name, name)
+		}
+		for k := range want {
+			if math.Abs(wg.rect[k]-want[k]) > .01 {
+				t.Errorf("%s: %s's widget is at %v, want %v", d.Name, sg.Name, wg.rect, want)
+				break
+			}
+		}
+		if wg.page != sb.Page {
+			t.Errorf("%s: %s's widget is on page %d, want %d", d.Name, sg.Name, wg.page, sb.Page)
+		}
+	}
+}
+
+type widget struct {
+	page int
+	rect [4]float64
+}
+
+// widgets reads the page and /Rect of every named widget annotation of a PDF (with pdfcpu).
+func widgets(t *testing.T, pdf []byte) map[string]widget {
+	t.Helper()
+	conf := model.NewDefaultConfiguration()
+	conf.ValidationMode = model.ValidationRelaxed
+	ctx, err := pdfapi.ReadAndValidate(bytes.NewReader(pdf), conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]widget{}
+	for p := 1; p <= ctx.PageCount; p++ {
+		d, _, _, err := ctx.PageDict(p, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		annots, _ := ctx.DereferenceArray(d["Annots"])
+		for _, a := range annots {
+			ad, err := ctx.DereferenceDict(a)
+			if err != nil || ad == nil {
+				continue
+			}
+			name, _ := ctx.DereferenceStringOrHexLiteral(ad["T"], model.V10, nil)
+			arr, _ := ctx.DereferenceArray(ad["Rect"])
+			if name == "" || len(arr) != 4 {
+				continue
+			}
+			var r [4]float64
+			for i, o := range arr {
+				v, err := ctx.DereferenceNumber(o)
+				if err != nil {
+					t.Fatalf("%s: /Rect: %v", name, err)
+				}
+				r[i] = v
+			}
+			out[name] = widget{page: p, rect: r}
+		}
+	}
+	return out
 }
 
 // sign takes a signer through the whole ceremony with the signer protocol: the link from the
@@ -474,8 +646,9 @@ func (w *world) sign(t *testing.T, email, phone string, values map[string]string
 	post("/s/api/code/verify", signer.VerifyRequest{Code: code})
 }
 
-// verifyWithCLI runs `paraphe verify` (built from this module) on the files.
-func (w *world) verifyWithCLI(t *testing.T, dir string, files []string) {
+// verifyWithCLI runs `paraphe verify` (built from this module) on the files, which must all
+// verify, and returns its output.
+func (w *world) verifyWithCLI(t *testing.T, dir string, files []string) string {
 	t.Helper()
 	goTool := testtool.Require(t, "go")
 	bin := filepath.Join(dir, "paraphe")
@@ -495,4 +668,5 @@ func (w *world) verifyWithCLI(t *testing.T, dir string, files []string) {
 		t.Fatalf("paraphe verify: %v\n%s", err, out)
 	}
 	t.Logf("paraphe verify:\n%s", out)
+	return string(out)
 }

@@ -24,6 +24,8 @@ import (
 	"github.com/paraphe/paraphe/ca/keys"
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
+	"github.com/paraphe/paraphe/evidence"
+	"github.com/paraphe/paraphe/pades"
 	"github.com/paraphe/paraphe/tsa"
 	"github.com/paraphe/paraphe/web"
 	"github.com/paraphe/paraphe/web/api"
@@ -51,8 +53,8 @@ func (c *clock) Advance(d time.Duration) {
 
 // world is a running appliance as the sender's browser meets it: the front handler (package
 // web), the web app, the sender API, the signer protocol with the signer's pages (whose pdf.js
-// the web app reuses), the real ledger, CA, TSA and PAdES engine, and the outbox for emails
-// and SMS.
+// the web app reuses), the real ledger, CA, TSA and PAdES engine, the evidence builder, and the
+// outbox for emails and SMS.
 type world struct {
 	t      testing.TB
 	srv    *httptest.Server
@@ -64,6 +66,9 @@ type world struct {
 	roots  *x509.CertPool
 	// rootCerts is the appliance's root CA, for `paraphe verify --root`.
 	rootCerts []*x509.Certificate
+	// evidence builds the bundles the envelope page offers, as the appliance's does: over the
+	// real ledger, CA, TSA and platform seal.
+	evidence *evidence.Builder
 }
 
 func newWorld(t testing.TB) *world {
@@ -106,7 +111,8 @@ func newWorld(t testing.TB) *world {
 	w.roots.AddCert(set.Root)
 	w.rootCerts = []*x509.Certificate{set.Root}
 	w.outbox = ceremony.NewOutbox(db, nil)
-	w.svc, err = ceremony.New(ctx, ceremony.Options{DB: db, DataDir: dir, Ledger: ceremonytest.NewLedger(t).Ceremony(),
+	ledger := ceremonytest.NewLedger(t)
+	w.svc, err = ceremony.New(ctx, ceremony.Options{DB: db, DataDir: dir, Ledger: ledger.Ceremony(),
 		PDF:    ceremony.PAdES{Timestamper: ts, Certs: []*x509.Certificate{set.Root}, Logger: logger},
 		Issuer: ceremony.CAIssuer{CA: authority, Chain: []*x509.Certificate{set.Issuing, set.Root}}, Notifier: ceremony.Notifiers{Mail: w.outbox, Text: w.outbox},
 		BaseURL: w.srv.URL, Organization: "Notaires Associés", Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond},
@@ -115,6 +121,21 @@ func newWorld(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { w.svc.Close() })
+	sealChain := []*x509.Certificate{set.Seal}
+	if set.Seal.CheckSignatureFrom(set.Issuing) == nil {
+		sealChain = append(sealChain, set.Issuing)
+	}
+	sealer := ceremony.PAdESSealer{Signer: set.SealSigner, Chain: append(sealChain, set.Root), Timestamper: ts,
+		Certs: []*x509.Certificate{set.Root}, Logger: logger}
+	w.evidence = &evidence.Builder{
+		Ledger: ceremony.EvidenceLedger{Log: ledger.Log}, Chain: []*x509.Certificate{set.Issuing, set.Root},
+		TSAChain: append([]*x509.Certificate{set.TSA}, chain...), SealChain: sealer.Chain, Timestamper: ts,
+		Revocation: pades.HTTPRevocation{},
+		Seal: func(ctx context.Context, pdf []byte) ([]byte, error) {
+			out, _, err := w.svc.Seal(ctx, pdf, sealer)
+			return out, err
+		},
+	}
 	apiH, err := api.New(api.Options{Service: w.svc, DB: db, Logger: logger, ReceiptWait: 3 * time.Second})
 	if err != nil {
 		t.Fatal(err)
@@ -132,7 +153,7 @@ func newWorld(t testing.TB) *world {
 		pdfjs = ui.AssetBase() + "pdfjs/"
 	}
 	w.app, err = New(Options{Service: w.svc, DB: db, Accounts: acc, Notifier: ceremony.Notifiers{Mail: w.outbox, Text: w.outbox},
-		PDFJS: pdfjs, Logger: logger, Now: w.clock.Now})
+		PDFJS: pdfjs, Evidence: w.evidence, Logger: logger, Now: w.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
