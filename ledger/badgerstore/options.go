@@ -12,8 +12,8 @@ import (
 const DefaultMemTableSize = 16 << 20
 
 // BadgerOptions returns the Badger options Open uses for dir: Badger's defaults with
-// SyncWrites on, 16 MiB memtables (8 of them), level-0 limits scaled to match, and Badger's
-// log routed to logger (warnings and errors).
+// SyncWrites on, 16 MiB memtables (8 of them), level-0 limits scaled to match, 2 MiB value-log
+// files, and Badger's log routed to logger (warnings and errors).
 //
 // Durability and write amplification. With SyncWrites every committed write request is made
 // durable before Commit returns: Badger appends it to the memtable's write-ahead log, a file
@@ -51,6 +51,12 @@ func BadgerOptions(dir string, logger *slog.Logger) badger.Options {
 		WithNumMemtables(8).
 		WithNumLevelZeroTables(10).
 		WithNumLevelZeroTablesStall(30).
+		// Every synced write request also msyncs the current value-log file's mapping
+		// (2 GiB by default) even when no value went there; a 2 MiB file makes that msync
+		// cheaper: +12–15% single-writer appends/s in an A/B run (no change at 64 writers).
+		// Values below ValueThreshold (1 MiB) never reach the value log, and one larger than
+		// the file simply makes it longer before Badger rotates it.
+		WithValueLogFileSize(2 << 20).
 		WithLogger(badgerLogger{logger.With("component", "badger")})
 }
 

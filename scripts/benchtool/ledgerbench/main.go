@@ -46,10 +46,10 @@ import (
 )
 
 type config struct {
-	backend, mode, dir, pgURI, pgData, label, in, cpuProfile string
-	writers, rate, n                                         int
-	dur, warm, maxDur, window                                time.Duration
-	proofs, memtableMB, committers, numMemtables, l0Stall    int
+	backend, mode, dir, pgURI, pgData, label, in, cpuProfile      string
+	writers, rate, n                                              int
+	dur, warm, maxDur, window                                     time.Duration
+	proofs, memtableMB, committers, numMemtables, l0Stall, vlogMB int
 }
 
 func main() {
@@ -66,6 +66,7 @@ func main() {
 	flag.IntVar(&c.rate, "rate", 200, "latency: events per second")
 	flag.IntVar(&c.n, "n", 20000, "seq: backlog; proof: tree size")
 	flag.IntVar(&c.committers, "committers", 1, "group commit: concurrent committers (each writes one QueueLeaves call at a time)")
+	flag.IntVar(&c.vlogMB, "vlog", 0, "Badger: value log file size in MiB (0: the store's default)")
 	flag.IntVar(&c.numMemtables, "memtables", 0, "Badger: number of memtables (0: the store's default)")
 	flag.IntVar(&c.l0Stall, "l0stall", 0, "Badger: level-0 tables before writes stall (0: the store's default)")
 	flag.IntVar(&c.memtableMB, "memtable", 0, "Badger: memtable size in MiB (0: the store's default)")
@@ -120,6 +121,9 @@ func openBackend(ctx context.Context, c config) (*backend, error) {
 		o.Badger = func(bo badger.Options) badger.Options {
 			if c.memtableMB > 0 {
 				bo = bo.WithMemTableSize(int64(c.memtableMB) << 20)
+			}
+			if c.vlogMB > 0 {
+				bo = bo.WithValueLogFileSize(int64(c.vlogMB) << 20)
 			}
 			if c.numMemtables > 0 {
 				bo = bo.WithNumMemtables(c.numMemtables)
