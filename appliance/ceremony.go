@@ -32,6 +32,11 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 	// the key set), not over HTTP from the appliance to itself; a third party's certificate in a
 	// PDF being sealed is looked up over HTTP.
 	rev := a.ca.RevocationSource(pades.HTTPRevocation{})
+	// The web app's organisations brand the envelopes they send (name and logo for signers).
+	accounts, err := admin.NewAccounts(a.state, admin.AccountsOptions{Secrets: a.keys.DataKey()})
+	if err != nil {
+		return err
+	}
 	svc, err := ceremony.New(ctx, ceremony.Options{
 		DB:           a.state,
 		DataDir:      a.cfg.DataDir,
@@ -41,6 +46,7 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 		Notifier:     notifier,
 		BaseURL:      a.cfg.PublicURL,
 		Organization: a.cfg.Organization.Name,
+		Brands:       accounts,
 		Logger:       a.log.With("component", "ceremony"),
 		Secrets:      a.keys.DataKey(), // seals webhook secrets in the state store
 	})
@@ -113,6 +119,7 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 	app, err := admin.New(admin.Options{
 		Service:  svc,
 		DB:       a.state,
+		Accounts: accounts,
 		Notifier: notifier,
 		PDFJS:    pdfjs,
 		Evidence: ev,

@@ -136,14 +136,15 @@ func (s *Service) notifyLink(ctx context.Context, id, signerID, kind string) ([]
 	if kind == "reinvitation" {
 		tmpl = "invitation"
 	}
-	subject, text, html, err := renderEmail(tmpl, sg.Locale, mailData{Organization: s.opt.Organization, SignerName: sg.Name, Title: e.Title,
-		Message: e.Message, Link: s.opt.BaseURL + "/s/" + token, Expires: formatDate(e.ExpiresAt, sg.Locale)})
+	logo := s.emailLogo(ctx, e)
+	subject, text, html, err := renderEmail(tmpl, sg.Locale, mailData{Organization: s.organization(e), Logo: logo != nil, SignerName: sg.Name,
+		Title: e.Title, Message: e.Message, Link: s.opt.BaseURL + "/s/" + token, Expires: formatDate(e.ExpiresAt, sg.Locale)})
 	if err != nil {
 		drop()
 		return nil, fmt.Errorf("ceremony: %w", err)
 	}
 	err = s.deliver(ctx, id, signerID, kind, "email", sg.Email, func(ctx context.Context) error {
-		return s.opt.Notifier.SendEmail(ctx, Email{To: sg.Email, ToName: sg.Name, Subject: subject, Text: text, HTML: html})
+		return s.opt.Notifier.SendEmail(ctx, Email{To: sg.Email, ToName: sg.Name, Subject: subject, Text: text, HTML: html, Embedded: embedded(logo)})
 	})
 	if err != nil {
 		drop()
@@ -179,14 +180,25 @@ func (s *Service) sendCompleted(ctx context.Context, e *Envelope) {
 		}
 		atts = append(atts, Attachment{Name: name, ContentType: "application/pdf", Data: b})
 	}
+	logo := s.emailLogo(ctx, e)
 	for _, sg := range e.Signers {
-		subject, text, html, err := renderEmail("completed", sg.Locale, mailData{Organization: s.opt.Organization, SignerName: sg.Name, Title: e.Title})
+		subject, text, html, err := renderEmail("completed", sg.Locale, mailData{Organization: s.organization(e), Logo: logo != nil,
+			SignerName: sg.Name, Title: e.Title})
 		if err != nil {
 			s.log.Error("ceremony: completion email", "envelope", e.ID, "err", err)
 			return
 		}
 		_ = s.deliver(ctx, e.ID, sg.ID, "completed", "email", sg.Email, func(ctx context.Context) error {
-			return s.opt.Notifier.SendEmail(ctx, Email{To: sg.Email, ToName: sg.Name, Subject: subject, Text: text, HTML: html, Attachments: atts})
+			return s.opt.Notifier.SendEmail(ctx, Email{To: sg.Email, ToName: sg.Name, Subject: subject, Text: text, HTML: html, Attachments: atts,
+				Embedded: embedded(logo)})
 		})
 	}
+}
+
+// embedded lists the inline parts of an email: the logo, when there is one.
+func embedded(logo *Attachment) []Attachment {
+	if logo == nil {
+		return nil
+	}
+	return []Attachment{*logo}
 }

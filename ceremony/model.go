@@ -81,6 +81,9 @@ type Envelope struct {
 	Finalized bool              `json:"finalized,omitempty"`
 	Reason    string            `json:"reason,omitempty"`
 	Meta      map[string]string `json:"meta,omitempty"`
+	// Brand is the organisation the envelope is sent for, set at creation from its owner (see
+	// Options.Brands); nil: the appliance's Options.Organization.
+	Brand *Brand `json:"brand,omitempty"`
 }
 
 // Document is one PDF of an envelope. Its bytes live in the content-addressed document store;

@@ -12,6 +12,9 @@ type Email struct {
 	Text        string       `json:"text"`
 	HTML        string       `json:"html"`
 	Attachments []Attachment `json:"attachments,omitempty"`
+	// Embedded are inline parts that the HTML body shows by their ContentID ("cid:…"), such as
+	// the organisation's logo.
+	Embedded []Attachment `json:"embedded,omitempty"`
 }
 
 // Attachment is a file sent with an email.
@@ -19,6 +22,8 @@ type Attachment struct {
 	Name        string `json:"name"`
 	ContentType string `json:"content_type"`
 	Data        []byte `json:"data"`
+	// ContentID names an embedded part for the HTML body.
+	ContentID string `json:"content_id,omitempty"`
 }
 
 // SMS is one text message to a phone number in E.164 form.

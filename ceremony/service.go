@@ -47,10 +47,13 @@ type Options struct {
 	// BaseURL is the public origin of the appliance, used in links ("https://sign.example.org").
 	BaseURL      string
 	Organization string // shown to signers and in certificates
-	Now          func() time.Time
-	Logger       *slog.Logger
-	Policy       Policy // zero: DefaultPolicy
-	Limits       Limits // zero: DefaultLimits
+	// Brands, when set, gives an envelope the name and logo of its owner's organisation at
+	// creation; signers see them instead of Organization (certificates keep Organization).
+	Brands BrandSource
+	Now    func() time.Time
+	Logger *slog.Logger
+	Policy Policy // zero: DefaultPolicy
+	Limits Limits // zero: DefaultLimits
 	// Commit computes commitments; nil means CommitHMAC.
 	Commit func(salt []byte, field, value string) string
 	// ReceiptWait bounds how long a step's answer waits for its receipt (default 2 s).
@@ -697,8 +700,12 @@ func (s *Service) Create(ctx context.Context, owner string, m *Manifest, files m
 	if len(probsPrep) > 0 {
 		return nil, nil, &ValidationError{Problems: probsPrep}
 	}
+	brand, err := s.brandOf(ctx, owner)
+	if err != nil {
+		return nil, nil, err
+	}
 	e := &Envelope{ID: randomID(), Owner: owner, Title: m.Title, Message: m.Message, Order: m.Order, Status: StatusDraft,
-		CreatedAt: now, ExpiresAt: m.ExpiresAt.UTC(), Reminders: m.Reminders, Webhook: m.Webhook, Meta: m.Meta}
+		CreatedAt: now, ExpiresAt: m.ExpiresAt.UTC(), Reminders: m.Reminders, Webhook: m.Webhook, Meta: m.Meta, Brand: brand}
 	salt := make([]byte, 32)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, nil, fmt.Errorf("ceremony: salt: %w", err)

@@ -124,6 +124,8 @@ type SignerView struct {
 		Status       Status    `json:"status"`
 		ExpiresAt    time.Time `json:"expires_at"`
 		Organization string    `json:"organization"`
+		// Logo says that the organisation's logo is served to the signer (GET /s/api/logo).
+		Logo bool `json:"logo,omitempty"`
 	} `json:"envelope"`
 	Signer struct {
 		ID     string       `json:"id"`
@@ -209,7 +211,8 @@ func (s *Service) State(ctx context.Context, ref *SignerRef) (*SignerView, error
 	sg := &e.Signers[si]
 	v := &SignerView{}
 	v.Envelope.ID, v.Envelope.Title, v.Envelope.Message, v.Envelope.Status, v.Envelope.ExpiresAt, v.Envelope.Organization =
-		e.ID, e.Title, e.Message, e.Status, e.ExpiresAt, s.opt.Organization
+		e.ID, e.Title, e.Message, e.Status, e.ExpiresAt, s.organization(e)
+	v.Envelope.Logo = e.Brand != nil && e.Brand.Logo != "" && s.opt.Brands != nil
 	v.Signer.ID, v.Signer.Name, v.Signer.Locale, v.Signer.Status, v.Signer.Phone = sg.ID, sg.Name, sg.Locale, sg.Status, maskPhone(sg.Phone)
 	cur := current(e, sg)
 	for d, doc := range e.Documents {

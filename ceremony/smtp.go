@@ -88,6 +88,12 @@ func (s *SMTPMailer) SendEmail(ctx context.Context, m Email) error {
 	if m.HTML != "" {
 		msg.AddAlternativeString(mail.TypeTextHTML, m.HTML)
 	}
+	for _, a := range m.Embedded {
+		if err := msg.EmbedReader(a.Name, bytes.NewReader(a.Data), mail.WithFileContentType(mail.ContentType(a.ContentType)),
+			mail.WithFileContentID("<"+a.ContentID+">")); err != nil {
+			return fmt.Errorf("smtp: embed %s: %w", a.Name, err)
+		}
+	}
 	for _, a := range m.Attachments {
 		if err := msg.AttachReader(a.Name, bytes.NewReader(a.Data), mail.WithFileContentType(mail.ContentType(a.ContentType))); err != nil {
 			return fmt.Errorf("smtp: attach %s: %w", a.Name, err)

@@ -11,15 +11,18 @@ import (
 
 // mailData is what the email and SMS templates see.
 type mailData struct {
+	// Organization is the name of the organisation the envelope is sent for (its brand).
 	Organization string
-	SignerName   string
-	Title        string
-	Message      string
-	Link         string
-	Expires      string
-	Code         string
-	Minutes      int
-	Documents    []string
+	// Logo says that the HTML email embeds the organisation's logo (Content-ID logoCID).
+	Logo       bool
+	SignerName string
+	Title      string
+	Message    string
+	Link       string
+	Expires    string
+	Code       string
+	Minutes    int
+	Documents  []string
 }
 
 type mailTexts struct {
@@ -65,11 +68,14 @@ const textLayout = `{{.Intro}}
 {{.Button}} : {{.Data.Link}}
 {{end}}
 {{.Outro}}
+
+— {{.Data.Organization}}
 `
 
 var htmlLayout = htmltemplate.Must(htmltemplate.New("mail").Parse(`<!DOCTYPE html>
 <html lang="{{.Lang}}"><head><meta charset="utf-8"><title>{{.Subject}}</title></head>
 <body style="font-family:sans-serif;color:#1a1a1a;max-width:36em;margin:auto">
+<p style="margin:1em 0 1.5em;font-size:1.1em">{{if .Data.Logo}}<img src="cid:` + logoCID + `" alt="" style="max-height:48px;max-width:200px;vertical-align:middle;margin-right:.5em">{{end}}<strong>{{.Data.Organization}}</strong></p>
 {{range .IntroLines}}<p>{{.}}</p>{{end}}
 {{if .Data.Message}}<blockquote style="border-left:3px solid #888;padding-left:1em">{{.Data.Message}}</blockquote>{{end}}
 {{if .Data.Link}}<p><a href="{{.Data.Link}}" style="display:inline-block;background:#1d4ed8;color:#fff;padding:.75em 1.5em;border-radius:4px;text-decoration:none">{{.Button}}</a></p>{{end}}

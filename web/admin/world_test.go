@@ -111,12 +111,16 @@ func newWorld(t testing.TB) *world {
 	w.roots.AddCert(set.Root)
 	w.rootCerts = []*x509.Certificate{set.Root}
 	w.outbox = ceremony.NewOutbox(db, nil)
+	acc, err := NewAccounts(db, AccountsOptions{Now: w.clock.Now, Argon2: Argon2Params{Memory: 1024, Time: 1, Threads: 1}, Secrets: set.DataKey()})
+	if err != nil {
+		t.Fatal(err)
+	}
 	ledger := ceremonytest.NewLedger(t)
 	w.svc, err = ceremony.New(ctx, ceremony.Options{DB: db, DataDir: dir, Ledger: ledger.Ceremony(),
 		PDF:    ceremony.PAdES{Timestamper: ts, Certs: []*x509.Certificate{set.Root}, Logger: logger},
 		Issuer: ceremony.CAIssuer{CA: authority, Chain: []*x509.Certificate{set.Issuing, set.Root}}, Notifier: ceremony.Notifiers{Mail: w.outbox, Text: w.outbox},
 		BaseURL: w.srv.URL, Organization: "Notaires Associés", Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond},
-		ReceiptWait: 3 * time.Second, Secrets: set.DataKey()})
+		ReceiptWait: 3 * time.Second, Secrets: set.DataKey(), Brands: acc})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,10 +145,6 @@ func newWorld(t testing.TB) *world {
 		t.Fatal(err)
 	}
 	ui, err := signerui.New(signerui.Options{Service: w.svc, Logger: logger})
-	if err != nil {
-		t.Fatal(err)
-	}
-	acc, err := NewAccounts(db, AccountsOptions{Now: w.clock.Now, Argon2: Argon2Params{Memory: 1024, Time: 1, Threads: 1}, Secrets: set.DataKey()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -261,6 +261,7 @@ type envelopeView struct {
 	SentAt     time.Time                 `json:"sent_at,omitzero"`
 	ExpiresAt  time.Time                 `json:"expires_at"`
 	ClosedAt   time.Time                 `json:"closed_at,omitzero"`
+	Brand      *ceremony.Brand           `json:"brand,omitempty"`
 	Documents  []documentView            `json:"documents"`
 	Signers    []signerView              `json:"signers"`
 	Deliveries []ceremony.DeliveryRecord `json:"deliveries"`
@@ -293,7 +294,7 @@ type signerView struct {
 
 func (h *handler) view(r *http.Request, e *ceremony.Envelope, evs []ceremony.Event) envelopeView {
 	v := envelopeView{ID: e.ID, Title: e.Title, Status: e.Status, Order: e.Order, CreatedAt: e.CreatedAt, SentAt: e.SentAt,
-		ExpiresAt: e.ExpiresAt, ClosedAt: e.ClosedAt, Documents: []documentView{}, Signers: []signerView{}, Deliveries: []ceremony.DeliveryRecord{}}
+		ExpiresAt: e.ExpiresAt, ClosedAt: e.ClosedAt, Brand: e.Brand, Documents: []documentView{}, Signers: []signerView{}, Deliveries: []ceremony.DeliveryRecord{}}
 	total := 0
 	for _, d := range e.Documents {
 		total += len(d.Pages)

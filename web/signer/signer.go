@@ -72,6 +72,7 @@ func New(opt Options) http.Handler {
 	mux.HandleFunc("POST /s/api/code", h.change(h.resend))
 	mux.HandleFunc("POST /s/api/code/verify", h.change(h.verify))
 	mux.HandleFunc("GET /s/api/receipts/{event}", h.session(h.receipt))
+	mux.HandleFunc("GET /s/api/logo", h.session(h.logo))
 	if opt.Evidence != nil {
 		mux.HandleFunc("GET /s/api/evidence", h.session(h.evidence))
 	}
@@ -353,6 +354,22 @@ func (h *handler) receipt(w http.ResponseWriter, r *http.Request, ref *ceremony.
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"event": ev.ID, "type": ev.Type, "pending": rec == nil, "receipt": rec})
+}
+
+// logo serves the logo of the organisation that sent the session's envelope (and no other): a
+// PNG or JPEG image under its own content type, never rendered as a document.
+func (h *handler) logo(w http.ResponseWriter, r *http.Request, ref *ceremony.SignerRef) {
+	b, ct, err := h.opt.Service.Logo(r.Context(), ref)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	hd := w.Header()
+	hd.Set("Content-Type", ct)
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	hd.Set("Content-Security-Policy", "default-src 'none'; sandbox")
+	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+	_, _ = w.Write(b)
 }
 
 // evidence serves the signer's own evidence bundle (their clear values; the other parties'
