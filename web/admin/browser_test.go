@@ -240,6 +240,73 @@ func (b *browser) clickPage(doc, pageNum int, fx, fy float64) {
 	b.do(chromedp.MouseClickXY(r[0]+fx*r[2], r[1]+fy*r[3]))
 }
 
+// unnamedControls lists (by their start tag) the form controls, buttons, links and focusable
+// elements of the page that have no accessible name: no aria-label, no aria-labelledby naming
+// text, no label with text, no text of their own (buttons, links), no title.
+const unnamedControls = `(() => {
+  const text = (s) => (s || "").replace(/\s+/g, " ").trim();
+  const name = (el) => {
+    const own = text(el.getAttribute("aria-label"));
+    if (own) return own;
+    const by = el.getAttribute("aria-labelledby");
+    if (by) {
+      const t = text(by.split(/\s+/).map((id) => document.getElementById(id)?.textContent || "").join(" "));
+      if (t) return t;
+    }
+    if (el.labels && el.labels.length) {
+      const t = text(Array.from(el.labels).map((l) => l.textContent).join(" "));
+      if (t) return t;
+    }
+    if (el.matches("button, a, [role=button], summary")) {
+      const t = text(el.textContent) || text(Array.from(el.querySelectorAll("img[alt]")).map((i) => i.alt).join(" "));
+      if (t) return t;
+    }
+    return text(el.title);
+  };
+  const sel = "input:not([type=hidden]), select, textarea, button, a[href], [role=button], [tabindex]:not([tabindex='-1'])";
+  return Array.from(document.querySelectorAll(sel)).filter((el) => !name(el)).map((el) => el.outerHTML.slice(0, el.outerHTML.indexOf(">") + 1));
+})()`
+
+// focusShown describes the element that has the focus and whether it shows a focus indicator
+// (an outline or a box shadow); an empty description when nothing in the page has the focus.
+const focusShown = `(() => {
+  const el = document.activeElement;
+  if (!el || el === document.body || el === document.documentElement) return ["", true];
+  const cs = getComputedStyle(el);
+  const outline = cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) > 0;
+  const shadow = cs.boxShadow && cs.boxShadow !== "none";
+  const tag = el.outerHTML.slice(0, el.outerHTML.indexOf(">") + 1);
+  return [tag + "#" + Array.from(document.querySelectorAll("*")).indexOf(el), outline || shadow];
+})()`
+
+// audit checks the page's accessibility basics: every control has an accessible name, and every
+// element reached with the Tab key shows where the focus is.
+func (b *browser) audit(where string) {
+	b.t.Helper()
+	if bad := eval[[]string](b, unnamedControls); len(bad) > 0 {
+		b.t.Errorf("%s: controls without an accessible name: %q", where, bad)
+	}
+	// Tabbing starts at the top of the page: from a focused element put first, then removed.
+	b.do(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.createElement("span"); s.tabIndex = -1;
+	document.body.prepend(s); s.focus(); s.remove(); window.scrollTo(0, 0); })()`))
+	seen := map[string]bool{}
+	for range 300 {
+		b.do(chromedp.KeyEvent(kb.Tab))
+		r := eval[[]any](b, focusShown)
+		tag, _ := r[0].(string)
+		if tag == "" || seen[tag] {
+			break
+		}
+		seen[tag] = true
+		if shown, _ := r[1].(bool); !shown {
+			b.t.Errorf("%s: no visible focus on %s", where, tag)
+		}
+	}
+	if len(seen) == 0 {
+		b.t.Errorf("%s: the Tab key reaches nothing", where)
+	}
+}
+
 // TestSenderAppEndToEnd: an admin signs in and creates a sender; the sender uploads two PDFs,
 // places fields and signature boxes for two signers on pages rendered by pdf.js and sends; both
 // signers sign through the signer protocol; the sender follows the timeline to completion and
@@ -261,8 +328,11 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	}
 
 	// The admin signs in and creates a sender.
+	b.open(base + "/admin/login")
+	b.audit("sign-in page")
 	b.login(base, "chef@notaires.test", "the admin password")
 	b.shot("envelopes-empty")
+	b.audit("envelope list")
 	b.click("#nav-users")
 	b.wait("users page", `location.pathname === "/admin/users"`)
 	b.typeIn("#nu-email", "clerc@notaires.test")
@@ -273,6 +343,12 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	b.wait("sender listed", `document.querySelector("#user-list")?.textContent.includes("clerc@notaires.test")`)
 	b.shot("users")
 	b.clean("users page")
+	b.audit("users page")
+	for _, p := range []string{"settings", "account", "templates"} {
+		b.open(base + "/admin/" + p)
+		b.clean(p + " page")
+		b.audit(p + " page")
+	}
 	b.click("#logout")
 	b.wait("signed out", `location.pathname === "/admin/login"`)
 
@@ -361,6 +437,9 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	if !eval[bool](b, `document.activeElement.classList.contains("sig")`) {
 		t.Fatal("the signature box just placed does not have the focus")
 	}
+	if l := eval[string](b, `document.activeElement.getAttribute("aria-label")`); strings.Count(l, "Bob Dupont") != 1 || !strings.Contains(l, "annexe.pdf") {
+		t.Fatalf("the signature box's accessible name: %q", l)
+	}
 	for range 20 {
 		b.do(chromedp.KeyEvent(kb.ArrowUp, chromedp.KeyModifiers(chromedp.ModifierShift)))
 		b.do(chromedp.KeyEvent(kb.ArrowLeft, chromedp.KeyModifiers(chromedp.ModifierShift)))
@@ -370,10 +449,12 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	}
 	b.shot("prepared")
 	b.clean("preparation page")
+	b.audit("preparation page")
 	b.click("#send")
 	b.wait("envelope page", `/^\/admin\/envelopes\/[0-9a-f]{32}$/.test(location.pathname)`)
 	id := strings.TrimPrefix(eval[string](b, `location.pathname`), "/admin/envelopes/")
 	b.shot("sent")
+	b.audit("envelope page")
 
 	e, err := w.svc.Envelope(ctx, id)
 	if err != nil {

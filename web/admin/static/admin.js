@@ -477,7 +477,8 @@ function prepare() {
     const owner = signers[si];
     const text = sig ? t("prepare.signature_of", { name: owner ? signerName(owner) : "" }) : f.label + (f.required ? " *" : "");
     b.firstChild.textContent = text;
-    b.setAttribute("aria-label", text + " — " + (owner ? signerName(owner) : "") + " — " + t("prepare.field_where", { doc: f.doc.name, page: p.n }));
+    const who = sig ? "" : " — " + (owner ? signerName(owner) : ""); // a signature box's text names its signer
+    b.setAttribute("aria-label", text + who + " — " + t("prepare.field_where", { doc: f.doc.name, page: p.n }));
     $(".where", f.item).textContent = t("prepare.field_where", { doc: f.doc.name, page: p.n });
     $("#no-fields").hidden = fields.length > 0;
   }
