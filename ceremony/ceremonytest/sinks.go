@@ -28,6 +28,8 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
+
+	"github.com/paraphe/paraphe/ceremony"
 )
 
 // Mail is one message received by the SMTP sink.
@@ -299,4 +301,22 @@ func (s *SMSSink) LastCodeFor(phone string) string {
 		}
 	}
 	return ""
+}
+
+// Notifiers sends emails to smtp (STARTTLS, AUTH PLAIN) and SMS to sms (its generic JSON
+// gateway), as an appliance configured with an SMTP server and an HTTP gateway does.
+func Notifiers(t testing.TB, smtp *SMTPSink, sms *SMSSink) ceremony.Notifiers {
+	t.Helper()
+	mailer, err := ceremony.NewSMTPMailer(ceremony.SMTPConfig{Host: smtp.Host, Port: smtp.Port, TLS: "starttls", TLSConfig: smtp.ClientTLS,
+		Username: smtp.User, Password: smtp.Password, From: "Paraphe <signatures@paraphe.test>"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gw, err := ceremony.NewHTTPGateway(ceremony.HTTPGatewayConfig{URL: sms.Server.URL + "/send",
+		Headers: map[string]string{"Authorization": "Bearer gateway-key", "Content-Type": "application/json"},
+		Body:    `{"to": {{json .To}}, "text": {{json .Text}}}`, SuccessContains: "accepted"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ceremony.Notifiers{Mail: mailer, Text: gw}
 }

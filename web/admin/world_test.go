@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
@@ -20,15 +19,11 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/paraphe/paraphe/ca"
-	"github.com/paraphe/paraphe/ca/keys"
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
 	"github.com/paraphe/paraphe/evidence"
-	"github.com/paraphe/paraphe/pades"
-	"github.com/paraphe/paraphe/tsa"
+	"github.com/paraphe/paraphe/internal/testworld"
 	"github.com/paraphe/paraphe/web"
-	"github.com/paraphe/paraphe/web/api"
 	"github.com/paraphe/paraphe/web/signer"
 	"github.com/paraphe/paraphe/web/signerui"
 )
@@ -73,78 +68,22 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	w := &world{t: t, clock: &clock{t: time.Now()}}
-	db, err := badger.Open(badger.DefaultOptions(dir + "/db").WithLogger(nil).WithSyncWrites(true))
+	tw := testworld.New(t)
+	w := &world{t: t, srv: tw.Server, db: tw.DB, clock: &clock{t: time.Now()}}
+	pki := tw.PKI()
+	w.roots = pki.Roots
+	w.rootCerts = []*x509.Certificate{pki.Keys.Root}
+	w.outbox = ceremony.NewOutbox(w.db, nil)
+	acc, err := NewAccounts(w.db, AccountsOptions{Now: w.clock.Now, Argon2: Argon2Params{Memory: 1024, Time: 1, Threads: 1}, Secrets: pki.Keys.DataKey()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { db.Close() })
-	w.db = db
-	w.srv = httptest.NewServer(http.NotFoundHandler())
-	t.Cleanup(w.srv.Close)
-	logger := slog.New(slog.DiscardHandler)
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-	set, err := keys.Init(ctx, keys.Options{Dir: dir + "/keys", Passphrase: []byte("test passphrase"), Organization: "Paraphe Test",
-		Country: "FR", LedgerKeyName: "paraphe.test", BaseURL: w.srv.URL})
-	if err != nil {
-		t.Fatalf("key ceremony: %v", err)
-	}
-	authority, err := ca.New(ctx, ca.Options{Keys: set, DB: db, BaseURL: w.srv.URL, Logger: logger})
-	if err != nil {
-		t.Fatalf("ca: %v", err)
-	}
-	chain := []*x509.Certificate{}
-	if set.TSA.CheckSignatureFrom(set.Issuing) == nil {
-		chain = append(chain, set.Issuing)
-	}
-	ts, err := tsa.New(ctx, tsa.Options{Signer: set.TSASigner, Cert: set.TSA, Chain: append(chain, set.Root), IncludeChain: true,
-		StateDir: dir + "/tsa", Logger: logger})
-	if err != nil {
-		t.Fatalf("tsa: %v", err)
-	}
-	t.Cleanup(func() { ts.Close() })
-	w.roots = x509.NewCertPool()
-	w.roots.AddCert(set.Root)
-	w.rootCerts = []*x509.Certificate{set.Root}
-	w.outbox = ceremony.NewOutbox(db, nil)
-	acc, err := NewAccounts(db, AccountsOptions{Now: w.clock.Now, Argon2: Argon2Params{Memory: 1024, Time: 1, Threads: 1}, Secrets: set.DataKey()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ledger := ceremonytest.NewLedger(t)
-	w.svc, err = ceremony.New(ctx, ceremony.Options{DB: db, DataDir: dir, Ledger: ledger.Ceremony(),
-		PDF:    ceremony.PAdES{Timestamper: ts, Certs: []*x509.Certificate{set.Root}, Logger: logger},
-		Issuer: ceremony.CAIssuer{CA: authority, Chain: []*x509.Certificate{set.Issuing, set.Root}}, Notifier: ceremony.Notifiers{Mail: w.outbox, Text: w.outbox},
-		BaseURL: w.srv.URL, Organization: "Notaires Associés", Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond},
-		ReceiptWait: 3 * time.Second, Secrets: set.DataKey(), Brands: acc})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.svc.Close() })
-	sealChain := []*x509.Certificate{set.Seal}
-	if set.Seal.CheckSignatureFrom(set.Issuing) == nil {
-		sealChain = append(sealChain, set.Issuing)
-	}
-	sealer := ceremony.PAdESSealer{Signer: set.SealSigner, Chain: append(sealChain, set.Root), Timestamper: ts,
-		Certs: []*x509.Certificate{set.Root}, Logger: logger}
-	w.evidence = &evidence.Builder{
-		Ledger: ceremony.EvidenceLedger{Log: ledger.Log}, Chain: []*x509.Certificate{set.Issuing, set.Root},
-		TSAChain: append([]*x509.Certificate{set.TSA}, chain...), SealChain: sealer.Chain, Timestamper: ts,
-		Revocation: pades.HTTPRevocation{},
-		Seal: func(ctx context.Context, pdf []byte) ([]byte, error) {
-			out, _, err := w.svc.Seal(ctx, pdf, sealer)
-			return out, err
-		},
-	}
-	apiH, err := api.New(api.Options{Service: w.svc, DB: db, Logger: logger, ReceiptWait: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ui, err := signerui.New(signerui.Options{Service: w.svc, Logger: logger})
+	notifier := ceremony.Notifiers{Mail: w.outbox, Text: w.outbox}
+	o := tw.CeremonyOptions(pki.PDF(), pki.Issuer(), notifier)
+	o.Secrets, o.Brands = pki.Keys.DataKey(), acc
+	w.svc = tw.Ceremony(o)
+	w.evidence = pki.Evidence(tw.Ledger, w.svc)
+	ui, err := signerui.New(signerui.Options{Service: w.svc, Logger: tw.Logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -152,21 +91,17 @@ func newWorld(t testing.TB) *world {
 	if ui.ViewerEmbedded() {
 		pdfjs = ui.AssetBase() + "pdfjs/"
 	}
-	w.app, err = New(Options{Service: w.svc, DB: db, Accounts: acc, Notifier: ceremony.Notifiers{Mail: w.outbox, Text: w.outbox},
-		PDFJS: pdfjs, Evidence: w.evidence, Logger: logger, Now: w.clock.Now})
+	w.app, err = New(Options{Service: w.svc, DB: w.db, Accounts: acc, Notifier: notifier,
+		PDFJS: pdfjs, Evidence: w.evidence, Logger: tw.Logger, Now: w.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	front, err := web.New(web.Options{MaxBodyBytes: 110 << 20, RequestTimeout: time.Minute, Logger: logger, Mounts: []web.Mount{
-		{Patterns: []string{"/api/v1/"}, Handler: apiH},
-		{Patterns: []string{"/s/"}, Handler: signer.New(signer.Options{Service: w.svc, Logger: logger, ReceiptWait: 3 * time.Second, Page: ui})},
-		{Patterns: []string{"/ca/", "/ocsp", "/ocsp/"}, Handler: authority.Handler()},
-		{Patterns: []string{Pattern}, Handler: w.app},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.srv.Config.Handler = front
+	tw.Serve(
+		web.Mount{Patterns: []string{"/api/v1/"}, Handler: tw.API(w.svc)},
+		web.Mount{Patterns: []string{"/s/"}, Handler: signer.New(signer.Options{Service: w.svc, Logger: tw.Logger, ReceiptWait: testworld.ReceiptWait, Page: ui})},
+		pki.Mount(),
+		web.Mount{Patterns: []string{Pattern}, Handler: w.app},
+	)
 	return w
 }
 

@@ -7,12 +7,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -20,11 +18,10 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/paraphe/paraphe/ca"
 	"github.com/paraphe/paraphe/ca/keys"
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
-	"github.com/paraphe/paraphe/ledger/badgerstore"
+	"github.com/paraphe/paraphe/internal/testworld"
 	"github.com/paraphe/paraphe/tsa"
 	"github.com/paraphe/paraphe/web/api"
 	"github.com/paraphe/paraphe/web/signer"
@@ -79,51 +76,31 @@ func newRealWorld(t testing.TB) *world { return buildWorld(t, true) }
 
 func buildWorld(t testing.TB, real bool) *world {
 	t.Helper()
-	w := &world{t: t, ledger: ceremonytest.NewLedger(t), ca: ceremonytest.NewCA(t), smtp: ceremonytest.NewSMTPSink(t),
-		sms: ceremonytest.NewSMSSink(t), clock: &clock{t: time.Now().UTC()}, dir: t.TempDir()}
-	// The appliance's own options for its state store: synced writes, 16 MiB memtable.
-	db, err := badger.Open(badgerstore.BadgerOptions(w.dir+"/db", slog.New(slog.DiscardHandler)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.db = db
-	t.Cleanup(func() { db.Close() })
+	tw := testworld.New(t)
+	w := &world{t: t, srv: tw.Server, db: tw.DB, dir: tw.Dir, ledger: tw.Ledger, ca: ceremonytest.NewCA(t), smtp: ceremonytest.NewSMTPSink(t),
+		sms: ceremonytest.NewSMSSink(t), clock: &clock{t: time.Now().UTC()}, receiptWait: testworld.ReceiptWait}
 	mux := http.NewServeMux()
-	w.srv = httptest.NewServer(mux)
-	t.Cleanup(w.srv.Close)
-	mailer, err := ceremony.NewSMTPMailer(ceremony.SMTPConfig{Host: w.smtp.Host, Port: w.smtp.Port, TLS: "starttls", TLSConfig: w.smtp.ClientTLS,
-		Username: w.smtp.User, Password: w.smtp.Password, From: "Paraphe <signatures@paraphe.test>"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := ceremony.NewHTTPGateway(ceremony.HTTPGatewayConfig{URL: w.sms.Server.URL + "/send",
-		Headers: map[string]string{"Authorization": "Bearer gateway-key", "Content-Type": "application/json"},
-		Body:    `{"to": {{json .To}}, "text": {{json .Text}}}`, SuccessContains: "accepted"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
 	var engine ceremony.PDFEngine = ceremonytest.PDF{}
 	var issuer ceremony.CertificateIssuer = w.ca
-	if w.dataKey, err = keys.NewEphemeralDataKey(); err != nil {
-		t.Fatal(err)
-	}
 	if real {
-		engine, issuer = w.realPKI(mux, logger)
+		// The appliance's key ceremony, CA (mounted for CRL and OCSP) and TSA.
+		pki := tw.PKI()
+		for _, pattern := range pki.Mount().Patterns {
+			mux.Handle(pattern, pki.Mount().Handler)
+		}
+		engine, issuer = pki.PDF(), pki.Issuer()
+		w.tsa, w.sealer, w.roots, w.rootCert, w.dataKey = pki.TSA, pki.Sealer, pki.Roots, pki.Keys.Root, pki.Keys.DataKey()
+	} else {
+		var err error
+		if w.dataKey, err = keys.NewEphemeralDataKey(); err != nil {
+			t.Fatal(err)
+		}
 	}
-	w.base = ceremony.Options{DB: db, DataDir: w.dir, Ledger: w.ledger.Ceremony(), PDF: engine, Secrets: w.dataKey,
-		Issuer: issuer, Notifier: ceremony.Notifiers{Mail: mailer, Text: gw}, BaseURL: w.srv.URL, Organization: "Notaires Associés",
-		Now: w.clock.Now, Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond}, ReceiptWait: 3 * time.Second}
+	w.base = tw.CeremonyOptions(engine, issuer, ceremonytest.Notifiers(t, w.smtp, w.sms))
+	w.base.Secrets, w.base.Now = w.dataKey, w.clock.Now
 	w.pki = mux
-	w.receiptWait = 3 * time.Second
 	w.start()
-	w.key, _ = api.NewKey()
-	if err := api.RegisterKey(context.Background(), db, "notaires", w.key); err != nil {
-		t.Fatal(err)
-	}
+	w.key = tw.NewAPIKey()
 	return w
 }
 
@@ -154,51 +131,6 @@ func (w *world) restart() {
 	w.t.Helper()
 	w.svc.Close()
 	w.start()
-}
-
-// realPKI runs the appliance's key ceremony, CA (mounted for CRL and OCSP) and TSA.
-func (w *world) realPKI(mux *http.ServeMux, logger *slog.Logger) (ceremony.PDFEngine, ceremony.CertificateIssuer) {
-	t := w.t
-	ctx := context.Background()
-	set, err := keys.Init(ctx, keys.Options{Dir: w.dir + "/keys", Passphrase: []byte("test passphrase"), Organization: "Paraphe Test",
-		Country: "FR", LedgerKeyName: "paraphe.test", BaseURL: w.srv.URL})
-	if err != nil {
-		t.Fatalf("key ceremony: %v", err)
-	}
-	authority, err := ca.New(ctx, ca.Options{Keys: set, DB: w.db, BaseURL: w.srv.URL, Logger: logger})
-	if err != nil {
-		t.Fatalf("ca: %v", err)
-	}
-	mux.Handle("/ca/", authority.Handler())
-	mux.Handle("/ocsp", authority.Handler())
-	mux.Handle("/ocsp/", authority.Handler())
-	chain := []*x509.Certificate{}
-	if set.TSA.CheckSignatureFrom(set.Issuing) == nil {
-		chain = append(chain, set.Issuing)
-	}
-	ts, err := tsa.New(ctx, tsa.Options{Signer: set.TSASigner, Cert: set.TSA, Chain: append(chain, set.Root), IncludeChain: true, StateDir: w.dir + "/tsa", Logger: logger})
-	if err != nil {
-		t.Fatalf("tsa: %v", err)
-	}
-	t.Cleanup(func() { ts.Close() })
-	w.tsa = ts
-	w.sealer = ceremony.PAdESSealer{Signer: set.SealSigner, Chain: append([]*x509.Certificate{set.Seal}, chainAbove(set.Seal, set)...), Timestamper: ts,
-		Certs: []*x509.Certificate{set.Root}, Logger: logger}
-	w.roots = x509.NewCertPool()
-	w.roots.AddCert(set.Root)
-	w.rootCert = set.Root
-	w.dataKey = set.DataKey()
-	return ceremony.PAdES{Timestamper: ts, Certs: []*x509.Certificate{set.Root}, Logger: logger},
-		ceremony.CAIssuer{CA: authority, Chain: []*x509.Certificate{set.Issuing, set.Root}}
-}
-
-// chainAbove is the chain above a certificate of the key set: the issuing CA if it signed it,
-// then the root.
-func chainAbove(c *x509.Certificate, set *keys.Set) []*x509.Certificate {
-	if c.CheckSignatureFrom(set.Issuing) == nil {
-		return []*x509.Certificate{set.Issuing, set.Root}
-	}
-	return []*x509.Certificate{set.Root}
 }
 
 // reply is a decoded JSON answer.

@@ -2,12 +2,10 @@ package signerui
 
 import (
 	"bytes"
-	"context"
 	"crypto/x509"
 	"encoding/json"
 	"io"
 	"io/fs"
-	"log/slog"
 	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
@@ -15,15 +13,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
-
-	"github.com/paraphe/paraphe/ca"
-	"github.com/paraphe/paraphe/ca/keys"
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
-	"github.com/paraphe/paraphe/tsa"
+	"github.com/paraphe/paraphe/internal/testworld"
 	"github.com/paraphe/paraphe/web"
-	"github.com/paraphe/paraphe/web/api"
 	"github.com/paraphe/paraphe/web/signer"
 )
 
@@ -35,7 +28,7 @@ func TestMain(m *testing.M) {
 // world is a running appliance as a signer's browser meets it: the front handler (package web,
 // with its default headers), the sender API, the signer protocol with these pages mounted, and
 // the real ledger, CA, TSA and PAdES engine, with an SMTP sink for the invitations and an HTTP
-// SMS sink for the codes. It follows the assembly of web/signer's tests.
+// SMS sink for the codes, assembled by package internal/testworld.
 type world struct {
 	t     testing.TB
 	srv   *httptest.Server
@@ -55,68 +48,13 @@ type worldOptions struct {
 
 func newWorld(t testing.TB, o worldOptions) *world {
 	t.Helper()
-	ctx := context.Background()
-	dir := t.TempDir()
-	w := &world{t: t, smtp: ceremonytest.NewSMTPSink(t), sms: ceremonytest.NewSMSSink(t)}
-	db, err := badger.Open(badger.DefaultOptions(dir + "/db").WithLogger(nil).WithSyncWrites(true))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	w.srv = httptest.NewServer(http.NotFoundHandler())
-	t.Cleanup(w.srv.Close)
-	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	}
-
-	set, err := keys.Init(ctx, keys.Options{Dir: dir + "/keys", Passphrase: []byte("test passphrase"), Organization: "Paraphe Test",
-		Country: "FR", LedgerKeyName: "paraphe.test", BaseURL: w.srv.URL})
-	if err != nil {
-		t.Fatalf("key ceremony: %v", err)
-	}
-	authority, err := ca.New(ctx, ca.Options{Keys: set, DB: db, BaseURL: w.srv.URL, Logger: logger})
-	if err != nil {
-		t.Fatalf("ca: %v", err)
-	}
-	chain := []*x509.Certificate{}
-	if set.TSA.CheckSignatureFrom(set.Issuing) == nil {
-		chain = append(chain, set.Issuing)
-	}
-	ts, err := tsa.New(ctx, tsa.Options{Signer: set.TSASigner, Cert: set.TSA, Chain: append(chain, set.Root), IncludeChain: true,
-		StateDir: dir + "/tsa", Logger: logger})
-	if err != nil {
-		t.Fatalf("tsa: %v", err)
-	}
-	t.Cleanup(func() { ts.Close() })
-	w.roots = x509.NewCertPool()
-	w.roots.AddCert(set.Root)
-
-	mailer, err := ceremony.NewSMTPMailer(ceremony.SMTPConfig{Host: w.smtp.Host, Port: w.smtp.Port, TLS: "starttls", TLSConfig: w.smtp.ClientTLS,
-		Username: w.smtp.User, Password: w.smtp.Password, From: "Paraphe <signatures@paraphe.test>"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	gw, err := ceremony.NewHTTPGateway(ceremony.HTTPGatewayConfig{URL: w.sms.Server.URL + "/send",
-		Headers: map[string]string{"Authorization": "Bearer gateway-key", "Content-Type": "application/json"},
-		Body:    `{"to": {{json .To}}, "text": {{json .Text}}}`, SuccessContains: "accepted"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.svc, err = ceremony.New(ctx, ceremony.Options{DB: db, DataDir: dir, Ledger: ceremonytest.NewLedger(t).Ceremony(),
-		PDF:    ceremony.PAdES{Timestamper: ts, Certs: []*x509.Certificate{set.Root}, Logger: logger},
-		Issuer: ceremony.CAIssuer{CA: authority, Chain: []*x509.Certificate{set.Issuing, set.Root}}, Notifier: ceremony.Notifiers{Mail: mailer, Text: gw},
-		BaseURL: w.srv.URL, Organization: "Notaires Associés", Logger: logger, RetryDelays: []time.Duration{10 * time.Millisecond},
-		ReceiptWait: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { w.svc.Close() })
-	apiH, err := api.New(api.Options{Service: w.svc, DB: db, Logger: logger, ReceiptWait: 3 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	uiOpt := Options{Service: w.svc, Logger: logger, ReadDwell: o.dwell}
+	tw := testworld.New(t)
+	w := &world{t: t, srv: tw.Server, smtp: ceremonytest.NewSMTPSink(t), sms: ceremonytest.NewSMSSink(t)}
+	pki := tw.PKI()
+	w.roots = pki.Roots
+	w.svc = tw.Ceremony(tw.CeremonyOptions(pki.PDF(), pki.Issuer(), ceremonytest.Notifiers(t, w.smtp, w.sms)))
+	uiOpt := Options{Service: w.svc, Logger: tw.Logger, ReadDwell: o.dwell}
+	var err error
 	if o.pdfjs != nil {
 		w.ui, err = newHandler(uiOpt, o.pdfjs)
 	} else {
@@ -125,19 +63,12 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	if err != nil {
 		t.Fatal(err)
 	}
-	front, err := web.New(web.Options{MaxBodyBytes: 110 << 20, RequestTimeout: time.Minute, Logger: logger, Mounts: []web.Mount{
-		{Patterns: []string{"/api/v1/"}, Handler: apiH},
-		{Patterns: []string{"/s/"}, Handler: signer.New(signer.Options{Service: w.svc, Logger: logger, ReceiptWait: 3 * time.Second, Page: w.ui})},
-		{Patterns: []string{"/ca/", "/ocsp", "/ocsp/"}, Handler: authority.Handler()},
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	w.srv.Config.Handler = front
-	w.key, _ = api.NewKey()
-	if err := api.RegisterKey(ctx, db, "notaires", w.key); err != nil {
-		t.Fatal(err)
-	}
+	tw.Serve(
+		web.Mount{Patterns: []string{"/api/v1/"}, Handler: tw.API(w.svc)},
+		web.Mount{Patterns: []string{"/s/"}, Handler: signer.New(signer.Options{Service: w.svc, Logger: tw.Logger, ReceiptWait: testworld.ReceiptWait, Page: w.ui})},
+		pki.Mount(),
+	)
+	w.key = tw.NewAPIKey()
 	return w
 }
 
