@@ -15,13 +15,9 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
@@ -29,215 +25,60 @@ import (
 
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
+	"github.com/paraphe/paraphe/internal/browsertest"
 	"github.com/paraphe/paraphe/internal/testtool"
 	"github.com/paraphe/paraphe/pades"
 	"github.com/paraphe/paraphe/web/signer"
 )
 
-// browser is a headless Chromium tab driven through the DevTools protocol.
-type browser struct {
-	t    *testing.T
-	ctx  context.Context
-	name string
-	dir  string
-	n    int
-	mu   sync.Mutex
-	errs []string
-}
-
-// cspSpy runs in every document before its scripts and records policy violations.
-const cspSpy = `window.__csp = [];
-document.addEventListener("securitypolicyviolation", (e) => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`
+// browser is a headless Chromium tab with the web app's steps.
+type browser struct{ *browsertest.Browser }
 
 func newBrowser(t *testing.T, name string) *browser {
 	t.Helper()
-	exe := testtool.Require(t, "chromium")
-	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(exe), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("headless", true), chromedp.Flag("disable-quic", true), chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(1280, 1000))
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); cancelA() })
-	b := &browser{t: t, ctx: ctx, name: name, dir: screenshotDir(t)}
-	if err := chromedp.Do(ctx, chromedp.Navigate("about:blank"), chromedp.EmulateViewport(1280, 1000)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	if _, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{Source: cspSpy}); err != nil {
-		t.Fatal(err)
-	}
-	if err := chromedp.Listen(ctx, func(ev any) {
-		switch ev := ev.(type) {
-		case *runtime.EventExceptionThrown:
-			b.record("exception: " + ev.ExceptionDetails.Text + " " + describe(ev.ExceptionDetails.Exception))
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError {
-				var parts []string
-				for _, a := range ev.Args {
-					parts = append(parts, describe(a))
-				}
-				b.record("console.error: " + strings.Join(parts, " "))
-			}
-		case *page.EventJavascriptDialogOpening:
-			go chromedp.Call(ctx, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
-		}
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if t.Failed() {
-			b.shot("failure")
-		}
-	})
-	return b
-}
-
-func describe(o *runtime.RemoteObject) string {
-	if o == nil {
-		return ""
-	}
-	if o.Description != "" {
-		return o.Description
-	}
-	return string(o.Value)
-}
-
-func (b *browser) record(s string) { b.mu.Lock(); b.errs = append(b.errs, s); b.mu.Unlock() }
-
-// screenshotDir is $PARAPHE_SCREENSHOTS/<test> or a temporary directory.
-func screenshotDir(t *testing.T) string {
-	root := os.Getenv("PARAPHE_SCREENSHOTS")
-	if root == "" {
-		return t.TempDir()
-	}
-	dir := filepath.Join(root, regexp.MustCompile(`[^A-Za-z0-9_-]+`).ReplaceAllString(t.Name(), "_"))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return dir
-}
-
-func (b *browser) do(steps ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
-	defer cancel()
-	if err := chromedp.Do(ctx, steps...); err != nil {
-		b.t.Fatalf("%s: %v (page errors: %v)", b.name, err, b.problems())
-	}
-}
-
-func eval[T any](b *browser, expr string) T {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, 60*time.Second)
-	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
-	if err != nil {
-		b.t.Fatalf("%s: eval %s: %v (page errors: %v)", b.name, expr, err, b.problems())
-	}
-	return v
-}
-
-// wait polls a JavaScript condition until it holds (chromedp.Poll compiles its predicate with
-// new Function, which the pages' policy forbids).
-func (b *browser) wait(what, cond string) {
-	b.t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool]("!!("+cond+")"))
-		cancel()
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.t.Fatalf("%s: waiting for %s: %v (page errors: %v)", b.name, what, err, b.problems())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-func (b *browser) open(url string) {
-	b.t.Helper()
-	b.do(chromedp.Navigate(url))
-	b.wait("page "+url, `document.readyState === "complete"`)
-}
-
-func (b *browser) shot(name string) {
-	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
-	defer cancel()
-	img, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
-		return
-	}
-	b.n++
-	_ = os.WriteFile(filepath.Join(b.dir, fmt.Sprintf("%s-%02d-%s.png", b.name, b.n, name)), img, 0o644)
-}
-
-func (b *browser) problems() []string {
-	b.mu.Lock()
-	out := append([]string(nil), b.errs...)
-	b.mu.Unlock()
-	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-	defer cancel()
-	if v, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__csp || []`)); err == nil {
-		for _, s := range v {
-			out = append(out, "csp: "+s)
-		}
-	}
-	return out
-}
-
-// clean fails the test if the page had script errors or policy violations.
-func (b *browser) clean(where string) {
-	b.t.Helper()
-	if !eval[bool](b, `Array.isArray(window.__csp)`) {
-		b.t.Fatalf("%s: the policy-violation spy is not installed", where)
-	}
-	if p := b.problems(); len(p) > 0 {
-		b.t.Fatalf("%s: page errors: %q", where, p)
-	}
+	return &browser{browsertest.New(t, name, browsertest.Options{Width: 1280, Height: 1000, AcceptDialogs: true})}
 }
 
 // typeIn focuses a field, clears it and types.
 func (b *browser) typeIn(sel, text string) {
-	b.t.Helper()
+	b.T.Helper()
 	b.setValue(sel, "")
-	b.do(chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
+	b.Do(chromedp.Focus(chromedp.CSS(sel)), chromedp.SendKeys(chromedp.CSS(sel), text))
 }
 
 // setValue sets a form control's value as a person choosing an option would (input and
 // change events).
 func (b *browser) setValue(sel, v string) {
-	b.t.Helper()
-	b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = %q;
+	b.T.Helper()
+	b.Do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const el = document.querySelector(%q); el.value = %q;
 	el.dispatchEvent(new Event("input", {bubbles: true})); el.dispatchEvent(new Event("change", {bubbles: true})); })()`, sel, v)))
 }
 
 func (b *browser) click(sel string) {
-	b.t.Helper()
-	b.do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
+	b.T.Helper()
+	b.Do(chromedp.Click(chromedp.CSS(sel), chromedp.NodeVisible))
 }
 
 func (b *browser) login(base, email, password string) {
-	b.t.Helper()
-	b.open(base + "/admin/login")
+	b.T.Helper()
+	b.Open(base + "/admin/login")
 	b.typeIn("#email", email)
 	b.typeIn("#password", password)
 	b.click("#login-submit")
-	b.wait("signed in", `location.pathname === "/admin/" && !!document.querySelector("#logout")`)
+	b.Wait("signed in", `location.pathname === "/admin/" && !!document.querySelector("#logout")`)
 }
 
 // clickPage clicks a page of the preparation view at (fx, fy), fractions of its size, once that
 // point is scrolled to the middle of the window (clear of the sticky toolbar and actions).
 func (b *browser) clickPage(doc, pageNum int, fx, fy float64) {
-	b.t.Helper()
+	b.T.Helper()
 	sel := fmt.Sprintf(`document.querySelectorAll("#docs .doc")[%d].querySelectorAll(".page")[%d]`, doc, pageNum-1)
-	b.do(chromedp.Evaluate[chromedp.Void](sel + `.scrollIntoView({block: "center"})`))
-	b.wait("page rendered", sel+`.querySelector("canvas")`)
-	b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const r = %s.getBoundingClientRect();
+	b.Do(chromedp.Evaluate[chromedp.Void](sel + `.scrollIntoView({block: "center"})`))
+	b.Wait("page rendered", sel+`.querySelector("canvas")`)
+	b.Do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const r = %s.getBoundingClientRect();
 	window.scrollBy(0, r.top + %g * r.height - innerHeight / 2); })()`, sel, fy)))
-	r := eval[[]float64](b, `(() => { const r = `+sel+`.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
-	b.do(chromedp.MouseClickXY(r[0]+fx*r[2], r[1]+fy*r[3]))
+	r := browsertest.Eval[[]float64](b.Browser, `(() => { const r = `+sel+`.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; })()`)
+	b.Do(chromedp.MouseClickXY(r[0]+fx*r[2], r[1]+fy*r[3]))
 }
 
 // unnamedControls lists (by their start tag) the form controls, buttons, links and focusable
@@ -282,28 +123,28 @@ const focusShown = `(() => {
 // audit checks the page's accessibility basics: every control has an accessible name, and every
 // element reached with the Tab key shows where the focus is.
 func (b *browser) audit(where string) {
-	b.t.Helper()
-	if bad := eval[[]string](b, unnamedControls); len(bad) > 0 {
-		b.t.Errorf("%s: controls without an accessible name: %q", where, bad)
+	b.T.Helper()
+	if bad := browsertest.Eval[[]string](b.Browser, unnamedControls); len(bad) > 0 {
+		b.T.Errorf("%s: controls without an accessible name: %q", where, bad)
 	}
 	// Tabbing starts at the top of the page: from a focused element put first, then removed.
-	b.do(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.createElement("span"); s.tabIndex = -1;
+	b.Do(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.createElement("span"); s.tabIndex = -1;
 	document.body.prepend(s); s.focus(); s.remove(); window.scrollTo(0, 0); })()`))
 	seen := map[string]bool{}
 	for range 300 {
-		b.do(chromedp.KeyEvent(kb.Tab))
-		r := eval[[]any](b, focusShown)
+		b.Do(chromedp.KeyEvent(kb.Tab))
+		r := browsertest.Eval[[]any](b.Browser, focusShown)
 		tag, _ := r[0].(string)
 		if tag == "" || seen[tag] {
 			break
 		}
 		seen[tag] = true
 		if shown, _ := r[1].(bool); !shown {
-			b.t.Errorf("%s: no visible focus on %s", where, tag)
+			b.T.Errorf("%s: no visible focus on %s", where, tag)
 		}
 	}
 	if len(seen) == 0 {
-		b.t.Errorf("%s: the Tab key reaches nothing", where)
+		b.T.Errorf("%s: the Tab key reaches nothing", where)
 	}
 }
 
@@ -328,37 +169,37 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	}
 
 	// The admin signs in and creates a sender.
-	b.open(base + "/admin/login")
+	b.Open(base + "/admin/login")
 	b.audit("sign-in page")
 	b.login(base, "chef@notaires.test", "the admin password")
-	b.shot("envelopes-empty")
+	b.Shot("envelopes-empty")
 	b.audit("envelope list")
 	b.click("#nav-users")
-	b.wait("users page", `location.pathname === "/admin/users"`)
+	b.Wait("users page", `location.pathname === "/admin/users"`)
 	b.typeIn("#nu-email", "clerc@notaires.test")
 	b.typeIn("#nu-name", "Claire Clerc")
 	b.setValue("#nu-role", "sender")
 	b.typeIn("#nu-password", "the sender password")
 	b.click("#create-user")
-	b.wait("sender listed", `document.querySelector("#user-list")?.textContent.includes("clerc@notaires.test")`)
-	b.shot("users")
-	b.clean("users page")
+	b.Wait("sender listed", `document.querySelector("#user-list")?.textContent.includes("clerc@notaires.test")`)
+	b.Shot("users")
+	b.Clean("users page")
 	b.audit("users page")
 	for _, p := range []string{"settings", "account", "templates"} {
-		b.open(base + "/admin/" + p)
-		b.clean(p + " page")
+		b.Open(base + "/admin/" + p)
+		b.Clean(p + " page")
 		b.audit(p + " page")
 	}
 	b.click("#logout")
-	b.wait("signed out", `location.pathname === "/admin/login"`)
+	b.Wait("signed out", `location.pathname === "/admin/login"`)
 
 	// The sender prepares the envelope.
 	b.login(base, "clerc@notaires.test", "the sender password")
-	if eval[bool](b, `!!document.querySelector("#nav-users")`) {
+	if browsertest.Eval[bool](b.Browser, `!!document.querySelector("#nav-users")`) {
 		t.Fatal("a sender sees the users menu")
 	}
 	b.click("#nav-new")
-	b.wait("preparation page", `location.pathname === "/admin/envelopes/new" && document.querySelectorAll("#signers fieldset").length === 1`)
+	b.Wait("preparation page", `location.pathname === "/admin/envelopes/new" && document.querySelectorAll("#signers fieldset").length === 1`)
 	b.typeIn("#title", "Vente Martin – Dupont")
 	b.typeIn("#message", "Merci de signer le compromis et son annexe.")
 	b.typeIn("#reminders", "2")
@@ -371,24 +212,24 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	}
 	signer(1, "Alice Martin", "alice@example.org", "+33612345678", "fr")
 	b.click("#add-signer")
-	b.wait("second signer", `document.querySelectorAll("#signers fieldset").length === 2`)
+	b.Wait("second signer", `document.querySelectorAll("#signers fieldset").length === 2`)
 	signer(2, "Bob Dupont", "bob@example.org", "+33698765432", "en")
 
 	dir := t.TempDir()
 	files := []string{filepath.Join(dir, "compromis.pdf"), filepath.Join(dir, "annexe.pdf")}
 	os.WriteFile(files[0], ceremonytest.MinimalPDF(3, "Compromis de vente"), 0o600)
 	os.WriteFile(files[1], ceremonytest.MinimalPDF(2, "Annexe"), 0o600)
-	b.do(chromedp.SetUploadFiles(chromedp.CSS("#files"), files))
-	b.wait("pages of both documents", `document.querySelectorAll("#docs .doc").length === 2 && document.querySelectorAll("#docs .page").length === 5`)
+	b.Do(chromedp.SetUploadFiles(chromedp.CSS("#files"), files))
+	b.Wait("pages of both documents", `document.querySelectorAll("#docs .doc").length === 2 && document.querySelectorAll("#docs .page").length === 5`)
 
-	ids := eval[[]string](b, `Array.from(document.querySelectorAll("#field-owner option")).map((o) => o.value)`)
+	ids := browsertest.Eval[[]string](b.Browser, `Array.from(document.querySelectorAll("#field-owner option")).map((o) => o.value)`)
 	if len(ids) != 2 {
 		t.Fatalf("field owners: %v", ids)
 	}
 	place := func(owner, label string, required bool, doc, pg int, fx, fy float64) {
 		b.setValue("#field-owner", owner)
 		b.typeIn("#field-label", label)
-		if eval[bool](b, `document.querySelector("#field-required").checked`) != required {
+		if browsertest.Eval[bool](b.Browser, `document.querySelector("#field-required").checked`) != required {
 			b.click("#field-required")
 		}
 		b.clickPage(doc, pg, fx, fy)
@@ -396,19 +237,19 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	place(ids[0], "Ville", true, 0, 1, .3, .3)
 	place(ids[1], "City", true, 0, 2, .5, .4)
 	place(ids[1], "Note", false, 1, 1, .4, .6)
-	if n := eval[int](b, `document.querySelectorAll("#field-list li").length`); n != 3 {
+	if n := browsertest.Eval[int](b.Browser, `document.querySelectorAll("#field-list li").length`); n != 3 {
 		t.Fatalf("%d fields listed, want 3", n)
 	}
 	// The last field moves with the keyboard (it has the focus after placing).
-	before := eval[string](b, `document.activeElement.style.left`)
-	b.do(chromedp.KeyEvent(kb.ArrowRight))
-	b.do(chromedp.KeyEvent(kb.ArrowRight))
-	if after := eval[string](b, `document.activeElement.style.left`); after == before || !eval[bool](b, `document.activeElement.classList.contains("fbox")`) {
+	before := browsertest.Eval[string](b.Browser, `document.activeElement.style.left`)
+	b.Do(chromedp.KeyEvent(kb.ArrowRight))
+	b.Do(chromedp.KeyEvent(kb.ArrowRight))
+	if after := browsertest.Eval[string](b.Browser, `document.activeElement.style.left`); after == before || !browsertest.Eval[bool](b.Browser, `document.activeElement.classList.contains("fbox")`) {
 		t.Fatalf("ArrowRight did not move the focused field: %q → %q", before, after)
 	}
 	// Preview as the first signer dims the second signer's fields.
 	b.setValue("#preview-as", ids[0])
-	if n := eval[int](b, `document.querySelectorAll(".fbox.dim").length`); n != 2 {
+	if n := browsertest.Eval[int](b.Browser, `document.querySelectorAll(".fbox.dim").length`); n != 2 {
 		t.Fatalf("%d fields dimmed in the first signer's preview, want 2", n)
 	}
 	b.setValue("#preview-as", "")
@@ -416,7 +257,7 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	// Signature boxes: one per signer and document. Placing a second box for a signer in the
 	// same document moves the first one; Shift+arrows resize, down to 60 × 20 points.
 	b.setValue("#field-kind", "signature")
-	if !eval[bool](b, `document.querySelector("#field-label").disabled`) {
+	if !browsertest.Eval[bool](b.Browser, `document.querySelector("#field-label").disabled`) {
 		t.Fatal("the label stays enabled for a signature box")
 	}
 	sign := func(owner string, doc, pg int, fx, fy float64) {
@@ -425,35 +266,35 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	}
 	sign(ids[0], 0, 1, .6, .9)
 	sign(ids[0], 0, 3, .3, .8)
-	if n := eval[int](b, `document.querySelectorAll("#docs .doc")[0].querySelectorAll(".fbox.sig").length`); n != 1 {
+	if n := browsertest.Eval[int](b.Browser, `document.querySelectorAll("#docs .doc")[0].querySelectorAll(".fbox.sig").length`); n != 1 {
 		t.Fatalf("%d signature boxes for the first signer in the first document, want 1 (moved)", n)
 	}
 	sign(ids[1], 0, 2, .7, .8)
 	sign(ids[0], 1, 1, .3, .85)
 	sign(ids[1], 1, 2, .6, .3)
-	if n := eval[int](b, `document.querySelectorAll(".fbox.sig").length`); n != 4 {
+	if n := browsertest.Eval[int](b.Browser, `document.querySelectorAll(".fbox.sig").length`); n != 4 {
 		t.Fatalf("%d signature boxes, want 4", n)
 	}
-	if !eval[bool](b, `document.activeElement.classList.contains("sig")`) {
+	if !browsertest.Eval[bool](b.Browser, `document.activeElement.classList.contains("sig")`) {
 		t.Fatal("the signature box just placed does not have the focus")
 	}
-	if l := eval[string](b, `document.activeElement.getAttribute("aria-label")`); strings.Count(l, "Bob Dupont") != 1 || !strings.Contains(l, "annexe.pdf") {
+	if l := browsertest.Eval[string](b.Browser, `document.activeElement.getAttribute("aria-label")`); strings.Count(l, "Bob Dupont") != 1 || !strings.Contains(l, "annexe.pdf") {
 		t.Fatalf("the signature box's accessible name: %q", l)
 	}
 	for range 20 {
-		b.do(chromedp.KeyEvent(kb.ArrowUp, chromedp.KeyModifiers(chromedp.ModifierShift)))
-		b.do(chromedp.KeyEvent(kb.ArrowLeft, chromedp.KeyModifiers(chromedp.ModifierShift)))
+		b.Do(chromedp.KeyEvent(kb.ArrowUp, chromedp.KeyModifiers(chromedp.ModifierShift)))
+		b.Do(chromedp.KeyEvent(kb.ArrowLeft, chromedp.KeyModifiers(chromedp.ModifierShift)))
 	}
-	if n := eval[int](b, `document.querySelectorAll("#field-list li").length`); n != 7 {
+	if n := browsertest.Eval[int](b.Browser, `document.querySelectorAll("#field-list li").length`); n != 7 {
 		t.Fatalf("%d fields and boxes listed, want 7", n)
 	}
-	b.shot("prepared")
-	b.clean("preparation page")
+	b.Shot("prepared")
+	b.Clean("preparation page")
 	b.audit("preparation page")
 	b.click("#send")
-	b.wait("envelope page", `/^\/admin\/envelopes\/[0-9a-f]{32}$/.test(location.pathname)`)
-	id := strings.TrimPrefix(eval[string](b, `location.pathname`), "/admin/envelopes/")
-	b.shot("sent")
+	b.Wait("envelope page", `/^\/admin\/envelopes\/[0-9a-f]{32}$/.test(location.pathname)`)
+	id := strings.TrimPrefix(browsertest.Eval[string](b.Browser, `location.pathname`), "/admin/envelopes/")
+	b.Shot("sent")
 	b.audit("envelope page")
 
 	e, err := w.svc.Envelope(ctx, id)
@@ -495,18 +336,18 @@ func TestSenderAppEndToEnd(t *testing.T) {
 
 	// Both signers sign, in order, through the signer protocol.
 	w.sign(t, "alice@example.org", "+33612345678", map[string]string{})
-	b.wait("timeline shows Alice's steps", `document.querySelectorAll("#timeline li[data-type='signer.completed']").length === 1`)
+	b.Wait("timeline shows Alice's steps", `document.querySelectorAll("#timeline li[data-type='signer.completed']").length === 1`)
 	w.sign(t, "bob@example.org", "+33698765432", map[string]string{})
-	b.wait("completed", `document.querySelector("#envelope-status")?.classList.contains("badge-completed")`)
-	b.wait("downloads", `document.querySelectorAll("#documents a[data-doc]").length === 2`)
-	b.shot("completed")
-	b.clean("envelope page")
-	if !eval[bool](b, `!!document.querySelector("#timeline li[data-type='envelope.completed']")`) {
+	b.Wait("completed", `document.querySelector("#envelope-status")?.classList.contains("badge-completed")`)
+	b.Wait("downloads", `document.querySelectorAll("#documents a[data-doc]").length === 2`)
+	b.Shot("completed")
+	b.Clean("envelope page")
+	if !browsertest.Eval[bool](b.Browser, `!!document.querySelector("#timeline li[data-type='envelope.completed']")`) {
 		t.Fatal("the timeline lacks envelope.completed")
 	}
 
 	// Download the signed documents with the browser's session and verify them.
-	cookies, err := chromedp.Call(b.ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/admin/"}})
+	cookies, err := chromedp.Call(b.Ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{base + "/admin/"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,7 +360,7 @@ func TestSenderAppEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	hrefs := eval[[]string](b, `Array.from(document.querySelectorAll("#documents a[data-doc]")).map((a) => a.getAttribute("href"))`)
+	hrefs := browsertest.Eval[[]string](b.Browser, `Array.from(document.querySelectorAll("#documents a[data-doc]")).map((a) => a.getAttribute("href"))`)
 	var pdfs []string
 	for i, h := range hrefs {
 		req, _ := http.NewRequest("GET", base+h, nil)
@@ -540,7 +381,7 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	}
 
 	// The evidence bundle, downloaded from the envelope page's link with the browser's session.
-	href := eval[string](b, `document.querySelector("a#evidence")?.getAttribute("href") || ""`)
+	href := browsertest.Eval[string](b.Browser, `document.querySelector("a#evidence")?.getAttribute("href") || ""`)
 	if href != "/admin/api/envelopes/"+id+"/evidence" {
 		t.Fatalf("evidence link: %q", href)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/paraphe/paraphe/ceremony"
+	"github.com/paraphe/paraphe/internal/browsertest"
 	"github.com/paraphe/paraphe/pades"
 )
 
@@ -22,92 +23,92 @@ import (
 // sink and the end page. It returns the browser on the end page.
 func signInBrowser(t *testing.T, w *world, b *browser, email, phone string, values map[string]string, texts map[string]string) {
 	link := w.link(email)
-	b.open(link)
+	b.Open(link)
 	if got := b.location(); got != w.srv.URL+"/s/" {
-		t.Fatalf("%s: address after the link = %q, want the token removed", b.name, got)
+		t.Fatalf("%s: address after the link = %q, want the token removed", b.Name, got)
 	}
 	if got := b.text("#access"); got != texts["access"] {
-		t.Fatalf("%s: landing button %q, want %q", b.name, got, texts["access"])
+		t.Fatalf("%s: landing button %q, want %q", b.Name, got, texts["access"])
 	}
 	if got := b.text("#doc-2 .badge"); got != texts["locked"] {
-		t.Fatalf("%s: second document shows %q, want %q", b.name, got, texts["locked"])
+		t.Fatalf("%s: second document shows %q, want %q", b.Name, got, texts["locked"])
 	}
 	b.noOverflow("landing")
-	b.shot("landing")
-	b.do(chromedp.Click(chromedp.ID("access")))
-	b.wait("reader", `location.search === "?v=read"`)
+	b.Shot("landing")
+	b.Do(chromedp.Click(chromedp.ID("access")))
+	b.Wait("reader", `location.search === "?v=read"`)
 
 	// Document 1: "next" stays closed until every page is read and the fields are filled.
-	b.wait("reader ready", `document.querySelector("#pages")?.dataset.ready === "true"`)
-	if !eval[bool](b, `document.getElementById("next").disabled`) {
-		t.Fatalf("%s: next document open before reading", b.name)
+	b.Wait("reader ready", `document.querySelector("#pages")?.dataset.ready === "true"`)
+	if !browsertest.Eval[bool](b.Browser, `document.getElementById("next").disabled`) {
+		t.Fatalf("%s: next document open before reading", b.Name)
 	}
 	if got := b.text("#progress"); got != "Page 1 / 3" {
-		t.Fatalf("%s: progress %q", b.name, got)
+		t.Fatalf("%s: progress %q", b.Name, got)
 	}
 	b.readDocument(values)
-	b.wait("next document open", `!document.getElementById("next").disabled`)
+	b.Wait("next document open", `!document.getElementById("next").disabled`)
 	if got := b.text("#next"); got != texts["next"] {
-		t.Fatalf("%s: next button %q, want %q", b.name, got, texts["next"])
+		t.Fatalf("%s: next button %q, want %q", b.Name, got, texts["next"])
 	}
 	if got := b.text("#progress"); got != "Page 3 / 3" {
-		t.Fatalf("%s: progress at the end %q", b.name, got)
+		t.Fatalf("%s: progress at the end %q", b.Name, got)
 	}
 	b.noOverflow("reader")
-	b.shot("document-1-read")
-	b.do(chromedp.Click(chromedp.ID("next")))
-	b.wait("document 2", `location.search === "?v=read&doc=2"`)
+	b.Shot("document-1-read")
+	b.Do(chromedp.Click(chromedp.ID("next")))
+	b.Wait("document 2", `location.search === "?v=read&doc=2"`)
 
 	// Document 2, then the decision.
 	b.readDocument(values)
-	b.wait("decision open", `!document.getElementById("next").disabled`)
-	b.shot("document-2-read")
-	b.do(chromedp.Click(chromedp.ID("next")))
-	b.wait("decision", `location.search === "?v=decide"`)
-	b.wait("sign enabled", `!document.getElementById("sign").disabled`)
+	b.Wait("decision open", `!document.getElementById("next").disabled`)
+	b.Shot("document-2-read")
+	b.Do(chromedp.Click(chromedp.ID("next")))
+	b.Wait("decision", `location.search === "?v=decide"`)
+	b.Wait("sign enabled", `!document.getElementById("sign").disabled`)
 	if got := b.text("#sign"); got != texts["sign"] {
-		t.Fatalf("%s: sign button %q, want %q", b.name, got, texts["sign"])
+		t.Fatalf("%s: sign button %q, want %q", b.Name, got, texts["sign"])
 	}
 	if got := b.text("#refuse"); got != texts["refuse"] {
-		t.Fatalf("%s: refuse button %q, want %q", b.name, got, texts["refuse"])
+		t.Fatalf("%s: refuse button %q, want %q", b.Name, got, texts["refuse"])
 	}
 	b.noOverflow("decision")
-	b.shot("decision")
-	b.do(chromedp.Click(chromedp.ID("sign")))
+	b.Shot("decision")
+	b.Do(chromedp.Click(chromedp.ID("sign")))
 
 	// The code.
-	b.wait("code page", `document.getElementById("code") !== null`)
-	attrs := eval[map[string]string](b, `Object.fromEntries([...document.getElementById("code").attributes].map(a => [a.name, a.value]))`)
+	b.Wait("code page", `document.getElementById("code") !== null`)
+	attrs := browsertest.Eval[map[string]string](b.Browser, `Object.fromEntries([...document.getElementById("code").attributes].map(a => [a.name, a.value]))`)
 	if attrs["autocomplete"] != "one-time-code" || attrs["inputmode"] != "numeric" {
-		t.Fatalf("%s: code input attributes %v", b.name, attrs)
+		t.Fatalf("%s: code input attributes %v", b.Name, attrs)
 	}
 	masked := b.text("#code-sent")
 	if strings.Contains(masked, phone) || !strings.Contains(masked, phone[:3]) || !strings.Contains(masked, "•") {
-		t.Fatalf("%s: phone not masked: %q", b.name, masked)
+		t.Fatalf("%s: phone not masked: %q", b.Name, masked)
 	}
-	if !eval[bool](b, `document.getElementById("resend").disabled`) || !strings.Contains(b.text("#resend"), texts["resend_in"]) {
-		t.Fatalf("%s: resend without a countdown: %q", b.name, b.text("#resend"))
+	if !browsertest.Eval[bool](b.Browser, `document.getElementById("resend").disabled`) || !strings.Contains(b.text("#resend"), texts["resend_in"]) {
+		t.Fatalf("%s: resend without a countdown: %q", b.Name, b.text("#resend"))
 	}
 	code := w.sms.LastCodeFor(phone)
 	if len(code) != 6 {
-		t.Fatalf("%s: no code in the SMS sink", b.name)
+		t.Fatalf("%s: no code in the SMS sink", b.Name)
 	}
 	// A wrong code first: the attempts left go down.
 	wrong := fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
-	b.do(chromedp.SendKeys(chromedp.ID("code"), wrong), chromedp.Click(chromedp.ID("code-submit")))
-	b.wait("wrong code", `!document.getElementById("code-error").hidden`)
+	b.Do(chromedp.SendKeys(chromedp.ID("code"), wrong), chromedp.Click(chromedp.ID("code-submit")))
+	b.Wait("wrong code", `!document.getElementById("code-error").hidden`)
 	if got := b.text("#code-attempts"); got != texts["attempts4"] {
-		t.Fatalf("%s: attempts after a wrong code %q, want %q", b.name, got, texts["attempts4"])
+		t.Fatalf("%s: attempts after a wrong code %q, want %q", b.Name, got, texts["attempts4"])
 	}
 	b.noOverflow("code")
-	b.shot("code-wrong")
-	b.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("code").value = ""`), chromedp.SendKeys(chromedp.ID("code"), code), chromedp.SendKeys(chromedp.ID("code"), kb.Enter))
-	b.wait("end page", `document.getElementById("done-title") !== null`)
+	b.Shot("code-wrong")
+	b.Do(chromedp.Evaluate[chromedp.Void](`document.getElementById("code").value = ""`), chromedp.SendKeys(chromedp.ID("code"), code), chromedp.SendKeys(chromedp.ID("code"), kb.Enter))
+	b.Wait("end page", `document.getElementById("done-title") !== null`)
 	if got := b.text("#done-title"); got != texts["done"] {
-		t.Fatalf("%s: end page %q, want %q", b.name, got, texts["done"])
+		t.Fatalf("%s: end page %q, want %q", b.Name, got, texts["done"])
 	}
-	b.shot("done")
-	b.clean()
+	b.Shot("done")
+	b.Clean(b.Name)
 }
 
 func atoi(s string) int {
@@ -148,8 +149,8 @@ func TestSeedFlowInBrowser(t *testing.T) {
 	}
 	// Bob's end page offers the signed documents; download them as the browser does.
 	for n, doc := range []string{"compromis", "annexe"} {
-		href := eval[string](bob, fmt.Sprintf(`document.getElementById("download-%d").getAttribute("href")`, n+1))
-		b64 := eval[string](bob, fmt.Sprintf(`fetch(%q).then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status)).then(b => {
+		href := browsertest.Eval[string](bob.Browser, fmt.Sprintf(`document.getElementById("download-%d").getAttribute("href")`, n+1))
+		b64 := browsertest.Eval[string](bob.Browser, fmt.Sprintf(`fetch(%q).then(r => r.ok ? r.arrayBuffer() : Promise.reject(r.status)).then(b => {
 			let s = ""; const u = new Uint8Array(b); for (let i = 0; i < u.length; i++) s += String.fromCharCode(u[i]); return btoa(s); })`, href))
 		pdf, err := base64.StdEncoding.DecodeString(b64)
 		if err != nil {
@@ -169,6 +170,6 @@ func TestSeedFlowInBrowser(t *testing.T) {
 			t.Fatalf("%s: valid=%v level=%s signatures=%d problems=%v", doc, rep.Valid, rep.Level, sigs, rep.Problems)
 		}
 	}
-	bob.shot("downloads")
+	bob.Shot("downloads")
 	_ = http.StatusOK
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
+	"github.com/paraphe/paraphe/internal/browsertest"
 )
 
 // TestRefuseInBrowser: after reading, « Refuser » opens a dialog (used with the keyboard here)
@@ -21,37 +22,37 @@ func TestRefuseInBrowser(t *testing.T) {
 	w := newWorld(t, worldOptions{dwell: 300 * time.Millisecond})
 	id := w.send(seedManifest(), seedFiles())
 	b := newBrowser(t, "refuse-fr", 1100, 860)
-	b.open(w.link("alice@example.org"))
-	b.open(w.srv.URL + "/s/?v=read")
+	b.Open(w.link("alice@example.org"))
+	b.Open(w.srv.URL + "/s/?v=read")
 	b.readDocument(map[string]string{"alice_city": "Lyon"})
-	b.open(w.srv.URL + "/s/?v=read&doc=2")
+	b.Open(w.srv.URL + "/s/?v=read&doc=2")
 	b.readDocument(map[string]string{"alice_iban": "FR123456789012"})
-	b.open(w.srv.URL + "/s/?v=decide")
-	b.wait("refuse enabled", `!document.getElementById("refuse").disabled`)
+	b.Open(w.srv.URL + "/s/?v=decide")
+	b.Wait("refuse enabled", `!document.getElementById("refuse").disabled`)
 
 	// Keyboard only: focus « Refuser », Enter opens the dialog with the focus in the reason.
-	b.do(chromedp.Focus(chromedp.ID("refuse")), chromedp.KeyEvent(kb.Enter))
-	b.wait("dialog open", `document.getElementById("refuse-dialog").open && document.activeElement.id === "reason"`)
+	b.Do(chromedp.Focus(chromedp.ID("refuse")), chromedp.KeyEvent(kb.Enter))
+	b.Wait("dialog open", `document.getElementById("refuse-dialog").open && document.activeElement.id === "reason"`)
 	// Confirming without a reason is refused on the page.
-	b.do(chromedp.Focus(chromedp.ID("refuse-confirm")), chromedp.KeyEvent(kb.Enter))
-	b.wait("reason required", `!document.getElementById("reason-error").hidden`)
+	b.Do(chromedp.Focus(chromedp.ID("refuse-confirm")), chromedp.KeyEvent(kb.Enter))
+	b.Wait("reason required", `!document.getElementById("reason-error").hidden`)
 	if got := b.text("#reason-error"); got != "Indiquez le motif de votre refus." {
 		t.Fatalf("reason error %q", got)
 	}
-	if eval[string](b, `document.getElementById("reason").getAttribute("aria-invalid")`) != "true" {
+	if browsertest.Eval[string](b.Browser, `document.getElementById("reason").getAttribute("aria-invalid")`) != "true" {
 		t.Fatal("the empty reason is not marked invalid")
 	}
-	b.shot("reason-required")
+	b.Shot("reason-required")
 	reason := "Le prix ne correspond pas à l’offre <b>acceptée</b>."
-	b.do(chromedp.SendKeys(chromedp.ID("reason"), reason))
-	b.shot("reason")
-	b.do(chromedp.Focus(chromedp.ID("refuse-confirm")), chromedp.KeyEvent(kb.Enter))
-	b.wait("end page", `document.getElementById("done-title") !== null`)
+	b.Do(chromedp.SendKeys(chromedp.ID("reason"), reason))
+	b.Shot("reason")
+	b.Do(chromedp.Focus(chromedp.ID("refuse-confirm")), chromedp.KeyEvent(kb.Enter))
+	b.Wait("end page", `document.getElementById("done-title") !== null`)
 	if got := b.text("#done-title"); got != "Vous avez refusé de signer" {
 		t.Fatalf("end page %q", got)
 	}
-	b.shot("refused")
-	b.clean()
+	b.Shot("refused")
+	b.Clean(b.Name)
 	e, err := w.svc.Envelope(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -68,19 +69,19 @@ func TestSignBeforeReading(t *testing.T) {
 	w := newWorld(t, worldOptions{dwell: 300 * time.Millisecond})
 	id := w.send(seedManifest(), seedFiles())
 	b := newBrowser(t, "early-en", 1100, 860)
-	b.open(w.link("alice@example.org"))
-	b.open(w.srv.URL + "/s/?v=decide&lang=en")
-	if !eval[bool](b, `document.getElementById("sign").disabled && document.getElementById("refuse").disabled`) {
+	b.Open(w.link("alice@example.org"))
+	b.Open(w.srv.URL + "/s/?v=decide&lang=en")
+	if !browsertest.Eval[bool](b.Browser, `document.getElementById("sign").disabled && document.getElementById("refuse").disabled`) {
 		t.Fatal("sign or refuse enabled before reading")
 	}
 	if got := b.text("#not-ready"); !strings.Contains(got, "first read every page of every document") {
 		t.Fatalf("explanation %q", got)
 	}
-	b.shot("decision-locked")
+	b.Shot("decision-locked")
 	// Clicking the disabled button does nothing.
-	b.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("sign").click()`))
+	b.Do(chromedp.Evaluate[chromedp.Void](`document.getElementById("sign").click()`))
 	forge := func(method, path, body string) string {
-		return eval[string](b, fmt.Sprintf(`(async () => {
+		return browsertest.Eval[string](b.Browser, fmt.Sprintf(`(async () => {
 			const cfg = JSON.parse(document.getElementById("config").textContent);
 			const r = await fetch(%q, {method: %q, headers: {"Content-Type": "application/json", "X-CSRF-Token": cfg.csrf}, body: %q});
 			const j = await r.json();
@@ -99,22 +100,22 @@ func TestSignBeforeReading(t *testing.T) {
 		}
 	}
 	// Without the CSRF token, even a well-formed step is refused.
-	got := eval[string](b, `fetch("/s/api/documents/1/pages/1/read", {method: "POST"}).then(r => r.json().then(j => r.status + " " + j.error.code))`)
+	got := browsertest.Eval[string](b.Browser, `fetch("/s/api/documents/1/pages/1/read", {method: "POST"}).then(r => r.json().then(j => r.status + " " + j.error.code))`)
 	if got != "403 csrf_invalid" {
 		t.Errorf("read without CSRF token: %s", got)
 	}
 	// The reader: "next document" is disabled, the locked document is not a link.
-	b.open(w.srv.URL + "/s/?v=read")
-	b.wait("reader ready", `document.querySelector("#pages")?.dataset.ready === "true"`)
-	if !eval[bool](b, `document.getElementById("next").disabled && document.getElementById("tab-2").tagName === "SPAN"`) {
+	b.Open(w.srv.URL + "/s/?v=read")
+	b.Wait("reader ready", `document.querySelector("#pages")?.dataset.ready === "true"`)
+	if !browsertest.Eval[bool](b.Browser, `document.getElementById("next").disabled && document.getElementById("tab-2").tagName === "SPAN"`) {
 		t.Fatal("the next document is reachable before reading")
 	}
 	// Asking for the locked document shows the current one.
-	b.open(w.srv.URL + "/s/?v=read&doc=2")
+	b.Open(w.srv.URL + "/s/?v=read&doc=2")
 	if got := b.text(".doc-title"); got != "Compromis de vente" {
 		t.Fatalf("locked document shown: %q", got)
 	}
-	b.clean()
+	b.Clean(b.Name)
 	e, err := w.svc.Envelope(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
@@ -134,28 +135,28 @@ func TestLargeDocument(t *testing.T) {
 		"documents": []map[string]any{{"id": "reglement", "file": "reglement.pdf", "name": "Règlement de copropriété"}}}
 	w.send(m, map[string][]byte{"reglement.pdf": ceremonytest.MinimalPDF(300, "Règlement")})
 	b := newBrowser(t, "large", 1100, 860)
-	b.open(w.link("alice@example.org"))
-	b.open(w.srv.URL + "/s/?v=read")
-	b.wait("reader ready", `document.querySelector("#pages")?.dataset.ready === "true"`)
-	if n := eval[int](b, `document.querySelectorAll("#pages .page").length`); n != 300 {
+	b.Open(w.link("alice@example.org"))
+	b.Open(w.srv.URL + "/s/?v=read")
+	b.Wait("reader ready", `document.querySelector("#pages")?.dataset.ready === "true"`)
+	if n := browsertest.Eval[int](b.Browser, `document.querySelectorAll("#pages .page").length`); n != 300 {
 		t.Fatalf("%d pages laid out", n)
 	}
 	const bound = 12
 	most := 0
 	for p := 1; p <= 300; p++ {
-		b.do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.getElementById("page-%d").scrollIntoView({block: "start"})`, p)))
+		b.Do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.getElementById("page-%d").scrollIntoView({block: "start"})`, p)))
 		if p%25 == 0 || p == 1 || p == 300 {
 			// Every so often, wait until the page is drawn and reported read.
-			b.wait(fmt.Sprintf("page %d rendered", p), fmt.Sprintf(`document.getElementById("page-%d").classList.contains("is-rendered")`, p))
-			b.wait(fmt.Sprintf("page %d read", p), fmt.Sprintf(`document.getElementById("page-%d").classList.contains("is-read")`, p))
+			b.Wait(fmt.Sprintf("page %d rendered", p), fmt.Sprintf(`document.getElementById("page-%d").classList.contains("is-rendered")`, p))
+			b.Wait(fmt.Sprintf("page %d read", p), fmt.Sprintf(`document.getElementById("page-%d").classList.contains("is-read")`, p))
 		}
-		n := eval[int](b, `new Promise(r => requestAnimationFrame(() => r(document.querySelectorAll("#pages canvas").length)))`)
+		n := browsertest.Eval[int](b.Browser, `new Promise(r => requestAnimationFrame(() => r(document.querySelectorAll("#pages canvas").length)))`)
 		most = max(most, n)
 		if n > bound {
 			t.Fatalf("%d canvases in the page at page %d (bound %d)", n, p, bound)
 		}
 		if p == 150 {
-			b.shot("middle")
+			b.Shot("middle")
 		}
 	}
 	if most == 0 {
@@ -165,12 +166,12 @@ func TestLargeDocument(t *testing.T) {
 		t.Fatalf("progress %q", got)
 	}
 	// Going back to the start renders the first page again.
-	b.do(chromedp.Evaluate[chromedp.Void](`document.getElementById("page-1").scrollIntoView({block: "start"})`))
-	b.wait("page 1 rendered again", `document.getElementById("page-1").classList.contains("is-rendered")`)
-	if n := eval[int](b, `document.querySelectorAll("#pages canvas").length`); n > bound {
+	b.Do(chromedp.Evaluate[chromedp.Void](`document.getElementById("page-1").scrollIntoView({block: "start"})`))
+	b.Wait("page 1 rendered again", `document.getElementById("page-1").classList.contains("is-rendered")`)
+	if n := browsertest.Eval[int](b.Browser, `document.querySelectorAll("#pages canvas").length`); n > bound {
 		t.Fatalf("%d canvases after scrolling back", n)
 	}
-	b.shot("end")
-	b.clean()
+	b.Shot("end")
+	b.Clean(b.Name)
 	t.Logf("at most %d canvases for 300 pages", most)
 }
