@@ -222,3 +222,16 @@ func (e *Envelope) signer(id string) int {
 	}
 	return -1
 }
+
+// PagesRead is how many pages of the envelope's documents the signer has reported read.
+func (s *Signer) PagesRead() int {
+	n := 0
+	for _, doc := range s.Read {
+		for _, read := range doc {
+			if read {
+				n++
+			}
+		}
+	}
+	return n
+}

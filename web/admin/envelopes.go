@@ -3,7 +3,6 @@ package admin
 import (
 	"errors"
 	"fmt"
-	"io"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/paraphe/paraphe/ceremony"
+	"github.com/paraphe/paraphe/web/api"
 )
 
 // EnvelopeSummary is one line of the envelope list.
@@ -161,16 +161,8 @@ func (h *Handler) detail(r *http.Request, e *ceremony.Envelope) (*EnvelopeDetail
 	names := map[string]string{}
 	for _, s := range e.Signers {
 		names[s.ID] = s.Name
-		read := 0
-		for _, doc := range s.Read {
-			for _, p := range doc {
-				if p {
-					read++
-				}
-			}
-		}
 		d.Signers = append(d.Signers, SignerDetail{ID: s.ID, Name: s.Name, Email: s.Email, Order: s.Order, Status: s.Status,
-			InvitedAt: s.InvitedAt, CompletedAt: s.CompletedAt, PagesRead: read, PagesTotal: total, Refusal: s.Refusal})
+			InvitedAt: s.InvitedAt, CompletedAt: s.CompletedAt, PagesRead: s.PagesRead(), PagesTotal: total, Refusal: s.Refusal})
 	}
 	dl, err := h.opt.Service.Deliveries(r.Context(), e.ID)
 	if err != nil {
@@ -223,7 +215,7 @@ func (h *Handler) createEnvelope(w http.ResponseWriter, r *http.Request, u *who)
 		writeError(w, http.StatusUnsupportedMediaType, "bad_content_type", "send multipart/form-data with a manifest part and one part per PDF")
 		return
 	}
-	manifest, files, probs, err := readUpload(multipart.NewReader(r.Body, params["boundary"]), h.opt.MaxUpload)
+	manifest, files, probs, err := api.ReadUpload(multipart.NewReader(r.Body, params["boundary"]), h.opt.MaxUpload)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -260,41 +252,6 @@ func (h *Handler) createEnvelope(w http.ResponseWriter, r *http.Request, u *who)
 	}
 	h.log.Info("admin: envelope created", "envelope", e.ID, "user", u.user.ID)
 	writeJSON(w, http.StatusCreated, summary(e))
-}
-
-// readUpload reads the manifest part and the PDF parts.
-func readUpload(mr *multipart.Reader, max int64) ([]byte, map[string][]byte, []ceremony.Problem, error) {
-	var manifest []byte
-	files := map[string][]byte{}
-	var probs []ceremony.Problem
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("malformed multipart body: %w", err)
-		}
-		b, err := io.ReadAll(io.LimitReader(p, max))
-		if err != nil {
-			return nil, nil, nil, fmt.Errorf("malformed multipart body: %w", err)
-		}
-		switch name, fname := p.FormName(), p.FileName(); {
-		case name == "manifest" && fname == "":
-			if manifest != nil {
-				probs = append(probs, ceremony.Problem{Path: "manifest", Message: "more than one manifest part"})
-			}
-			manifest = b
-		case fname != "":
-			if _, dup := files[fname]; dup {
-				probs = append(probs, ceremony.Problem{Path: "files/" + fname, Message: "two files have this name"})
-			}
-			files[fname] = b
-		default:
-			probs = append(probs, ceremony.Problem{Path: "parts/" + name, Message: "unexpected part"})
-		}
-	}
-	return manifest, files, probs, nil
 }
 
 func (h *Handler) sendEnvelope(w http.ResponseWriter, r *http.Request, u *who) {

@@ -15,6 +15,7 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/paraphe/paraphe/ceremony"
+	"github.com/paraphe/paraphe/web/api"
 )
 
 // Template is a reusable envelope: documents with their fields, owned by roles that become
@@ -166,7 +167,7 @@ func (h *Handler) createTemplate(w http.ResponseWriter, r *http.Request, u *who)
 		} `json:"documents"`
 	}
 	mr := multipart.NewReader(r.Body, params["boundary"])
-	raw, files, probs, err := readUpload(mr, h.opt.MaxUpload)
+	raw, files, probs, err := api.ReadUpload(mr, h.opt.MaxUpload)
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "bad_multipart", err.Error())
 		return

@@ -182,7 +182,7 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, owner string) {
 		writeError(w, &ceremony.Error{Status: http.StatusUnsupportedMediaType, Code: "bad_content_type", Message: "send multipart/form-data with a manifest part and one part per PDF"})
 		return
 	}
-	manifest, files, probs, err := readUpload(multipart.NewReader(r.Body, params["boundary"]), h.opt.MaxUpload)
+	manifest, files, probs, err := ReadUpload(multipart.NewReader(r.Body, params["boundary"]), h.opt.MaxUpload)
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
@@ -215,9 +215,10 @@ func (h *handler) create(w http.ResponseWriter, r *http.Request, owner string) {
 	writeJSON(w, http.StatusCreated, h.view(r, e, evs))
 }
 
-// readUpload reads the manifest part and the PDF parts (named "file", or any other name, with a
-// filename).
-func readUpload(mr *multipart.Reader, max int64) ([]byte, map[string][]byte, []ceremony.Problem, error) {
+// ReadUpload reads an envelope's upload: the manifest part and the PDF parts (named "file", or
+// any other name, with a filename), each at most max bytes. Duplicates and unexpected parts are
+// problems; a malformed body is an error.
+func ReadUpload(mr *multipart.Reader, max int64) ([]byte, map[string][]byte, []ceremony.Problem, error) {
 	var manifest []byte
 	files := map[string][]byte{}
 	var probs []ceremony.Problem
@@ -301,16 +302,8 @@ func (h *handler) view(r *http.Request, e *ceremony.Envelope, evs []ceremony.Eve
 		v.Documents = append(v.Documents, documentView{ID: d.ID, Name: d.Name, Pages: len(d.Pages), Original: d.Original, Prepared: d.Prepared, Current: d.Current, Signed: d.Current != d.Prepared})
 	}
 	for _, s := range e.Signers {
-		read := 0
-		for _, doc := range s.Read {
-			for _, p := range doc {
-				if p {
-					read++
-				}
-			}
-		}
 		v.Signers = append(v.Signers, signerView{ID: s.ID, Name: s.Name, Email: s.Email, Order: s.Order, Status: s.Status, InvitedAt: s.InvitedAt,
-			CompletedAt: s.CompletedAt, PagesRead: read, PagesTotal: total, Refusal: s.Refusal})
+			CompletedAt: s.CompletedAt, PagesRead: s.PagesRead(), PagesTotal: total, Refusal: s.Refusal})
 	}
 	if d, err := h.opt.Service.Deliveries(r.Context(), e.ID); err == nil && d != nil {
 		v.Deliveries = d
