@@ -20,8 +20,6 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
-	pdfapi "github.com/pdfcpu/pdfcpu/pkg/api"
-	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
@@ -419,7 +417,7 @@ func checkSignatureWidgets(t *testing.T, w *world, d ceremony.Document, signers 
 			valid[s.Field] = s.Valid
 		}
 	}
-	got := widgets(t, pdf)
+	got := ceremonytest.Widgets(t, pdf)
 	for _, sg := range signers {
 		name := "sig-" + sg.ID
 		if !valid[name] {
@@ -436,60 +434,15 @@ func checkSignatureWidgets(t *testing.T, w *world, d ceremony.Document, signers 
 			t.Fatalf("%s: no widget named %s", d.Name, name)
 		}
 		for k := range want {
-			if math.Abs(wg.rect[k]-want[k]) > .01 {
-				t.Errorf("%s: %s's widget is at %v, want %v", d.Name, sg.Name, wg.rect, want)
+			if math.Abs(wg.Rect[k]-want[k]) > .01 {
+				t.Errorf("%s: %s's widget is at %v, want %v", d.Name, sg.Name, wg.Rect, want)
 				break
 			}
 		}
-		if wg.page != sb.Page {
-			t.Errorf("%s: %s's widget is on page %d, want %d", d.Name, sg.Name, wg.page, sb.Page)
+		if wg.Page != sb.Page {
+			t.Errorf("%s: %s's widget is on page %d, want %d", d.Name, sg.Name, wg.Page, sb.Page)
 		}
 	}
-}
-
-type widget struct {
-	page int
-	rect [4]float64
-}
-
-// widgets reads the page and /Rect of every named widget annotation of a PDF (with pdfcpu).
-func widgets(t *testing.T, pdf []byte) map[string]widget {
-	t.Helper()
-	conf := model.NewDefaultConfiguration()
-	conf.ValidationMode = model.ValidationRelaxed
-	ctx, err := pdfapi.ReadAndValidate(bytes.NewReader(pdf), conf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]widget{}
-	for p := 1; p <= ctx.PageCount; p++ {
-		d, _, _, err := ctx.PageDict(p, false)
-		if err != nil {
-			t.Fatal(err)
-		}
-		annots, _ := ctx.DereferenceArray(d["Annots"])
-		for _, a := range annots {
-			ad, err := ctx.DereferenceDict(a)
-			if err != nil || ad == nil {
-				continue
-			}
-			name, _ := ctx.DereferenceStringOrHexLiteral(ad["T"], model.V10, nil)
-			arr, _ := ctx.DereferenceArray(ad["Rect"])
-			if name == "" || len(arr) != 4 {
-				continue
-			}
-			var r [4]float64
-			for i, o := range arr {
-				v, err := ctx.DereferenceNumber(o)
-				if err != nil {
-					t.Fatalf("%s: /Rect: %v", name, err)
-				}
-				r[i] = v
-			}
-			out[name] = widget{page: p, rect: r}
-		}
-	}
-	return out
 }
 
 // sign takes a signer through the whole ceremony with the signer protocol: the link from the
