@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"mime/multipart"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
 	"github.com/paraphe/paraphe/evidence"
+	"github.com/paraphe/paraphe/internal/testworld"
 	"github.com/paraphe/paraphe/ledger/event"
 	"github.com/paraphe/paraphe/pades"
 )
@@ -104,14 +104,8 @@ func TestCeremonyThroughTheAssembledAppliance(t *testing.T) {
 			{"id": "city", "label": "Fait à", "signer": "alice", "page": 2, "rect": map[string]float64{"x": 72, "y": 100, "w": 200, "h": 20}, "required": true},
 		}}},
 	}
-	var body bytes.Buffer
-	mw := multipart.NewWriter(&body)
 	mb, _ := json.Marshal(manifest)
-	fw, _ := mw.CreateFormField("manifest")
-	fw.Write(mb)
-	fw, _ = mw.CreateFormFile("file", "bail.pdf")
-	fw.Write(ceremonytest.MinimalPDF(2, "Bail"))
-	mw.Close()
+	body, contentType := testworld.Upload(mb, map[string][]byte{"bail.pdf": ceremonytest.MinimalPDF(2, "Bail")})
 	api := func(method, path, ctype string, b io.Reader) []byte {
 		req, _ := http.NewRequest(method, r.base+path, b)
 		req.Header.Set("Authorization", "Bearer "+apiKey)
@@ -130,7 +124,7 @@ func TestCeremonyThroughTheAssembledAppliance(t *testing.T) {
 		return out
 	}
 	var env struct{ ID string }
-	json.Unmarshal(api("POST", "/api/v1/envelopes", mw.FormDataContentType(), &body), &env)
+	json.Unmarshal(api("POST", "/api/v1/envelopes", contentType, body), &env)
 	api("POST", "/api/v1/envelopes/"+env.ID+"/send", "application/json", nil)
 
 	// The invitation arrives by SMTP with the link.
@@ -226,12 +220,8 @@ func TestCeremonyThroughTheAssembledAppliance(t *testing.T) {
 		t.Fatalf("evidence bundle does not verify:\n%s", b)
 	}
 	// The public verification page accepts the signed document.
-	var up bytes.Buffer
-	uw := multipart.NewWriter(&up)
-	fw, _ = uw.CreateFormFile("file", "bail.pdf")
-	fw.Write(signed)
-	uw.Close()
-	vr, err := http.Post(r.base+"/verify", uw.FormDataContentType(), &up)
+	up, upType := testworld.Upload(nil, map[string][]byte{"bail.pdf": signed})
+	vr, err := http.Post(r.base+"/verify", upType, up)
 	if err != nil {
 		t.Fatal(err)
 	}

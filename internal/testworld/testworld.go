@@ -10,9 +10,11 @@
 package testworld
 
 import (
+	"bytes"
 	"context"
 	"crypto/x509"
 	"log/slog"
+	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -201,4 +203,21 @@ func (w *World) NewAPIKey() string {
 		w.T.Fatal(err)
 	}
 	return key
+}
+
+// Upload is the multipart body of an envelope upload: the manifest part (none when manifest is
+// nil) and a "file" part per file, and its content type.
+func Upload(manifest []byte, files map[string][]byte) (body *bytes.Buffer, contentType string) {
+	body = new(bytes.Buffer)
+	mw := multipart.NewWriter(body)
+	if manifest != nil {
+		pw, _ := mw.CreateFormField("manifest")
+		pw.Write(manifest)
+	}
+	for name, data := range files {
+		fw, _ := mw.CreateFormFile("file", name)
+		fw.Write(data)
+	}
+	mw.Close()
+	return body, mw.FormDataContentType()
 }

@@ -6,7 +6,6 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -206,17 +205,9 @@ func (c *client) login(email, password, code string) reply {
 
 // create makes a draft envelope through the web app and returns its id.
 func (c *client) create(manifest map[string]any, files map[string][]byte) reply {
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
 	mb, _ := json.Marshal(manifest)
-	pw, _ := mw.CreateFormField("manifest")
-	pw.Write(mb)
-	for name, data := range files {
-		fw, _ := mw.CreateFormFile("file", name)
-		fw.Write(data)
-	}
-	mw.Close()
-	return c.do(http.MethodPost, "/admin/api/envelopes", &b, map[string]string{"Content-Type": mw.FormDataContentType()})
+	b, contentType := testworld.Upload(mb, files)
+	return c.do(http.MethodPost, "/admin/api/envelopes", b, map[string]string{"Content-Type": contentType})
 }
 
 func (c *client) mustCreate(title string) string {

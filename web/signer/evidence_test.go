@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -25,6 +24,7 @@ import (
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/evidence"
 	"github.com/paraphe/paraphe/internal/testtool"
+	"github.com/paraphe/paraphe/internal/testworld"
 	"github.com/paraphe/paraphe/ledger/audit"
 	"github.com/paraphe/paraphe/ledger/badgerstore"
 	"github.com/paraphe/paraphe/ledger/verify"
@@ -227,13 +227,9 @@ func TestEvidenceBundle(t *testing.T) {
 			t.Fatal(err)
 		}
 		post := func(name string, data []byte) string {
-			var b bytes.Buffer
-			mw := multipart.NewWriter(&b)
-			fw, _ := mw.CreateFormFile("file", name)
-			fw.Write(data)
-			mw.Close()
-			req := httptest.NewRequest("POST", "/verify?lang=fr", &b)
-			req.Header.Set("Content-Type", mw.FormDataContentType())
+			b, contentType := testworld.Upload(nil, map[string][]byte{name: data})
+			req := httptest.NewRequest("POST", "/verify?lang=fr", b)
+			req.Header.Set("Content-Type", contentType)
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
 			if rec.Code != http.StatusOK {

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"mime/multipart"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -189,10 +188,9 @@ func (w *world) api(method, path string, body any) reply {
 // upload posts a manifest and files as multipart.
 func (w *world) upload(manifest any, files map[string][]byte) reply {
 	w.t.Helper()
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
 	var mb []byte
 	switch m := manifest.(type) {
+	case nil:
 	case []byte:
 		mb = m
 	case string:
@@ -200,17 +198,9 @@ func (w *world) upload(manifest any, files map[string][]byte) reply {
 	default:
 		mb, _ = json.Marshal(m)
 	}
-	if manifest != nil {
-		pw, _ := mw.CreateFormField("manifest")
-		pw.Write(mb)
-	}
-	for name, data := range files {
-		fw, _ := mw.CreateFormFile("file", name)
-		fw.Write(data)
-	}
-	mw.Close()
+	b, contentType := testworld.Upload(mb, files)
 	return do(w.t, http.DefaultClient, "POST", w.srv.URL+"/api/v1/envelopes",
-		map[string]string{"Authorization": "Bearer " + w.key, "Content-Type": mw.FormDataContentType()}, &b)
+		map[string]string{"Authorization": "Bearer " + w.key, "Content-Type": contentType}, b)
 }
 
 // party is a signer's browser: a cookie jar and the CSRF token.

@@ -1,12 +1,10 @@
 package signerui
 
 import (
-	"bytes"
 	"crypto/x509"
 	"encoding/json"
 	"io"
 	"io/fs"
-	"mime/multipart"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -95,17 +93,9 @@ func (w *world) call(method, path, contentType string, body io.Reader) (int, []b
 // send creates and sends an envelope and returns its id.
 func (w *world) send(manifest map[string]any, files map[string][]byte) string {
 	w.t.Helper()
-	var b bytes.Buffer
-	mw := multipart.NewWriter(&b)
 	mb, _ := json.Marshal(manifest)
-	pw, _ := mw.CreateFormField("manifest")
-	pw.Write(mb)
-	for name, data := range files {
-		fw, _ := mw.CreateFormFile("file", name)
-		fw.Write(data)
-	}
-	mw.Close()
-	status, body := w.call("POST", "/api/v1/envelopes", mw.FormDataContentType(), &b)
+	b, contentType := testworld.Upload(mb, files)
+	status, body := w.call("POST", "/api/v1/envelopes", contentType, b)
 	if status != http.StatusCreated {
 		w.t.Fatalf("create: %d %s", status, body)
 	}
