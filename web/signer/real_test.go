@@ -10,7 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
 	"github.com/paraphe/paraphe/internal/testtool"
 	"github.com/paraphe/paraphe/pades"
@@ -21,28 +20,10 @@ import (
 // B-LTA and pdfsig.
 func TestSeedFlowRealPAdES(t *testing.T) {
 	w := newRealWorld(t)
-	id := w.sentEnvelope(seedManifest())
-	sign := func(addr, phone string, values map[string]string) {
-		p := w.party(phone)
-		if r := p.open(w.lastMailTo(addr).Link()); r.Status != http.StatusOK {
-			t.Fatalf("%s open: %d %s", addr, r.Status, r.Body)
-		}
-		p.readAll(values)
-		if r := p.consent(); r.Status != http.StatusOK {
-			t.Fatalf("%s consent: %d %s", addr, r.Status, r.Body)
-		}
-		if r := p.post("/s/api/code/verify", map[string]string{"code": w.sms.LastCodeFor(phone)}); r.Status != http.StatusOK {
-			t.Fatalf("%s verify: %d %s", addr, r.Status, r.Body)
-		}
-	}
-	sign("alice@example.org", "+33612345678", map[string]string{"alice_city": "Lyon", "alice_iban": "FR123456789012"})
-	sign("bob@example.org", "+447700900123", map[string]string{"bob_city": "London", "bob_initials": "BS"})
+	id, _ := completedSeedFlow(t, w)
 	e, err := w.svc.Envelope(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if e.Status != ceremony.StatusCompleted {
-		t.Fatalf("envelope %s", e.Status)
 	}
 	pdfsig := ""
 	if _, err := exec.LookPath("pdfsig"); err == nil || os.Getenv("CI") == "true" {
