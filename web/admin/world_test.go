@@ -12,7 +12,6 @@ import (
 	"net/url"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -32,19 +31,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// clock is a settable clock for session expiry and sign-in limits.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // world is a running appliance as the sender's browser meets it: the front handler (package
 // web), the web app, the sender API, the signer protocol with the signer's pages (whose pdf.js
 // the web app reuses), the real ledger, CA, TSA and PAdES engine, the evidence builder, and the
@@ -56,7 +42,7 @@ type world struct {
 	svc    *ceremony.Service
 	app    *Handler
 	outbox *ceremony.Outbox
-	clock  *clock
+	clock  *testworld.Clock
 	roots  *x509.CertPool
 	// rootCerts is the appliance's root CA, for `paraphe verify --root`.
 	rootCerts []*x509.Certificate
@@ -68,7 +54,7 @@ type world struct {
 func newWorld(t testing.TB) *world {
 	t.Helper()
 	tw := testworld.New(t)
-	w := &world{t: t, srv: tw.Server, db: tw.DB, clock: &clock{t: time.Now()}}
+	w := &world{t: t, srv: tw.Server, db: tw.DB, clock: testworld.NewClock(time.Now())}
 	pki := tw.PKI()
 	w.roots = pki.Roots
 	w.rootCerts = []*x509.Certificate{pki.Keys.Root}

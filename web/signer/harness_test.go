@@ -11,7 +11,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,19 +25,6 @@ import (
 	"github.com/paraphe/paraphe/web/signer"
 )
 
-// clock is the service's clock; tests move it forward.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // world is a running appliance (ceremony service, sender API, signer protocol) over a real
 // ledger, with a real SMTP sink and a real HTTP SMS sink.
 type world struct {
@@ -50,7 +36,7 @@ type world struct {
 	ca     *ceremonytest.CA
 	smtp   *ceremonytest.SMTPSink
 	sms    *ceremonytest.SMSSink
-	clock  *clock
+	clock  *testworld.Clock
 	key    string
 	dir    string
 	base   ceremony.Options
@@ -77,7 +63,7 @@ func buildWorld(t testing.TB, real bool) *world {
 	t.Helper()
 	tw := testworld.New(t)
 	w := &world{t: t, srv: tw.Server, db: tw.DB, dir: tw.Dir, ledger: tw.Ledger, ca: ceremonytest.NewCA(t), smtp: ceremonytest.NewSMTPSink(t),
-		sms: ceremonytest.NewSMSSink(t), clock: &clock{t: time.Now().UTC()}, receiptWait: testworld.ReceiptWait}
+		sms: ceremonytest.NewSMSSink(t), clock: testworld.NewClock(time.Now().UTC()), receiptWait: testworld.ReceiptWait}
 	mux := http.NewServeMux()
 	var engine ceremony.PDFEngine = ceremonytest.PDF{}
 	var issuer ceremony.CertificateIssuer = w.ca
