@@ -53,7 +53,6 @@ type waiter struct {
 	hash     []byte
 	index    uint64
 	resolved bool
-	dup      bool     // the storage already held the leaf: it shares the index of the stored one
 	proof    [][]byte // inclusion proof in cp, when computed at publication
 	cp       SignedCheckpoint
 	ready    chan struct{}
@@ -279,9 +278,6 @@ func (l *Log) commit(ctx context.Context, batch []*appendReq) {
 		case queued[i].GetStatus() == nil || codes.Code(queued[i].GetStatus().GetCode()) == codes.OK:
 		case codes.Code(queued[i].GetStatus().GetCode()) == codes.AlreadyExists:
 			r.dup = true
-			l.mu.Lock()
-			r.w.dup = true
-			l.mu.Unlock()
 		default:
 			r.err = fmt.Errorf("storage refused the leaf: %s", queued[i].GetStatus().GetMessage())
 		}

@@ -57,7 +57,7 @@ func TestBadgerRestart(t *testing.T) {
 	store.Close()
 
 	store = openBadger(t, dir)
-	defer store.Close()
+	t.Cleanup(func() { store.Close() }) // after the log's Cleanup: Cleanups run last-in first-out
 	l = openLog(t, testOptions(t, NewBadgerStorage(store), k))
 	if l.tree.TreeId != tree {
 		t.Fatalf("tree %d after restart, want %d", l.tree.TreeId, tree)
@@ -130,7 +130,11 @@ func TestBadgerConcurrentDuplicates(t *testing.T) {
 	ctx := context.Background()
 	store := openBadger(t, t.TempDir())
 	defer store.Close()
-	l := openLog(t, testOptions(t, NewBadgerStorage(store), newKeys(t)))
+	l, err := Open(ctx, testOptions(t, NewBadgerStorage(store), newKeys(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close() // before the store
 	for round := 0; round < 5; round++ {
 		e := pageRead(t, round+1)
 		const n = 12

@@ -330,15 +330,16 @@ func (l *Log) loadCheckpoint(ctx context.Context) error {
 }
 
 // Close stops the sequencer and the group committer, and writes the checkpoints published
-// but not yet stored. Appends in progress fail with [ErrClosed]; leaves already acknowledged
+// but not yet stored (one attempt each: a checkpoint whose record fails is published again,
+// at the same or a larger size, by the next Open). Appends in progress fail with [ErrClosed]; leaves already acknowledged
 // stay queued and are integrated at the next Open. It does not close the storage.
 func (l *Log) Close() error {
 	l.closeOnce.Do(func() {
+		close(l.closed)
 		l.cancel()
 		l.wg.Wait()
 		close(l.history)
 		l.historyWG.Wait()
-		close(l.closed)
 	})
 	return nil
 }

@@ -117,26 +117,16 @@ func (l *Log) integrate(ctx context.Context) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, s := range cs.leaves {
-		// The leaf answers the first waiter that queued it, and every waiter whose identical
-		// leaf the storage deduplicated. (Waiters with no leaf here were queued before a
-		// restart, or by a caller that gave up.)
+		// The leaf answers every waiter for its hash: the caller that queued it, and any whose
+		// identical leaf the storage deduplicated. (Where the storage keeps identical leaves
+		// twice, each receipt proves the first copy, which is just as much in the log.) A leaf
+		// nobody waits for was queued before a restart, or by a caller that gave up.
 		k := string(s.hash)
-		var keep []*waiter
-		taken := false
 		for _, w := range l.unresolved[k] {
-			if !w.dup && taken {
-				keep = append(keep, w)
-				continue
-			}
-			taken = taken || !w.dup
 			w.index, w.resolved = s.index, true
 			l.resolved = append(l.resolved, w)
 		}
-		if len(keep) == 0 {
-			delete(l.unresolved, k)
-		} else {
-			l.unresolved[k] = keep
-		}
+		delete(l.unresolved, k)
 	}
 	return n, nil
 }
