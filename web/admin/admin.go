@@ -89,7 +89,7 @@ type Handler struct {
 	acc     *Accounts
 	log     *slog.Logger
 	mux     *http.ServeMux
-	pages   *pages
+	pages   *pageSet
 	byAcct  *limiter
 	byIP    *limiter
 	version string

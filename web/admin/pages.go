@@ -1,22 +1,19 @@
 package admin
 
 import (
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"html/template"
 	"io/fs"
 	"net/http"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/web/api"
+	"github.com/paraphe/paraphe/web/pages"
 )
 
 //go:embed static templates messages
@@ -31,51 +28,19 @@ const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 's
 // LangCookie keeps the language chosen with the switcher.
 const LangCookie = "paraphe_admin_lang"
 
-// catalog is one language's messages, with {name} arguments.
-type catalog map[string]string
-
-func (c catalog) format(key string, args ...any) string {
-	m, ok := c[key]
-	if !ok {
-		return key
-	}
-	for i := 0; i+1 < len(args); i += 2 {
-		m = strings.ReplaceAll(m, "{"+fmt.Sprint(args[i])+"}", fmt.Sprint(args[i+1]))
-	}
-	return m
-}
-
-type pages struct {
+type pageSet struct {
 	tmpl     *template.Template
-	catalogs map[string]catalog
+	catalogs map[string]pages.Catalog
 	static   fs.FS
 	version  string
 }
 
-func loadPages() (*pages, error) {
-	p := &pages{catalogs: map[string]catalog{}}
-	for _, l := range []string{"fr", "en"} {
-		b, err := fs.ReadFile(embedded, "messages/"+l+".json")
-		if err != nil {
-			return nil, fmt.Errorf("admin: catalog %s: %w", l, err)
-		}
-		var c catalog
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, fmt.Errorf("admin: catalog %s: %w", l, err)
-		}
-		p.catalogs[l] = c
+func loadPages() (*pageSet, error) {
+	cats, err := pages.LoadCatalogs(embedded, "admin")
+	if err != nil {
+		return nil, err
 	}
-	for k := range p.catalogs["fr"] {
-		if _, ok := p.catalogs["en"][k]; !ok {
-			return nil, fmt.Errorf("admin: message %q is missing in English", k)
-		}
-	}
-	for k := range p.catalogs["en"] {
-		if _, ok := p.catalogs["fr"][k]; !ok {
-			return nil, fmt.Errorf("admin: message %q is missing in French", k)
-		}
-	}
-	var err error
+	p := &pageSet{catalogs: cats}
 	p.tmpl, err = template.New("").Funcs(template.FuncMap{
 		"iso":  func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
 		"when": func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") },
@@ -87,24 +52,9 @@ func loadPages() (*pages, error) {
 	if p.static, err = fs.Sub(embedded, "static"); err != nil {
 		return nil, fmt.Errorf("admin: %w", err)
 	}
-	sum := sha256.New()
-	var names []string
-	_ = fs.WalkDir(p.static, ".", func(n string, d fs.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
-			names = append(names, n)
-		}
-		return err
-	})
-	sort.Strings(names)
-	for _, n := range names {
-		b, err := fs.ReadFile(p.static, n)
-		if err != nil {
-			return nil, fmt.Errorf("admin: static %s: %w", n, err)
-		}
-		fmt.Fprintf(sum, "%s\x00%d\x00", n, len(b))
-		sum.Write(b)
+	if p.version, err = pages.Version(p.static); err != nil {
+		return nil, fmt.Errorf("admin: %w", err)
 	}
-	p.version = hex.EncodeToString(sum.Sum(nil))[:12]
 	return p, nil
 }
 
@@ -138,7 +88,7 @@ func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {
 // pageData is what the templates see.
 type pageData struct {
 	Lang     string
-	Langs    []langLink
+	Langs    []pages.LangLink
 	Assets   string
 	View     string
 	User     *UserView
@@ -158,27 +108,22 @@ type pageData struct {
 	Mailer     bool
 	WebhookURL string
 
-	cat catalog
-}
-
-type langLink struct {
-	Code, Name, Href string
-	Current          bool
+	cat pages.Catalog
 }
 
 // clientConfig is handed to the page's script as JSON.
 type clientConfig struct {
-	Lang     string  `json:"lang"`
-	View     string  `json:"view"`
-	CSRF     string  `json:"csrf,omitempty"`
-	PDFJS    string  `json:"pdfjs,omitempty"`
-	Envelope string  `json:"envelope,omitempty"`
-	Template string  `json:"template,omitempty"`
-	Messages catalog `json:"messages"`
+	Lang     string        `json:"lang"`
+	View     string        `json:"view"`
+	CSRF     string        `json:"csrf,omitempty"`
+	PDFJS    string        `json:"pdfjs,omitempty"`
+	Envelope string        `json:"envelope,omitempty"`
+	Template string        `json:"template,omitempty"`
+	Messages pages.Catalog `json:"messages"`
 }
 
 // T translates key with named arguments.
-func (p *pageData) T(key string, args ...any) string { return p.cat.format(key, args...) }
+func (p *pageData) T(key string, args ...any) string { return p.cat.Format(key, args...) }
 
 // StatusLabel is the translated name of an envelope or signer status.
 func (p *pageData) StatusLabel(s any) string { return p.T(fmt.Sprintf("status.%v", s)) }
@@ -190,15 +135,7 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request, u *who, view stri
 	lang := h.lang(w, r)
 	d := &pageData{Lang: lang, Assets: "/admin/assets/" + h.pages.version + "/", View: view, cat: h.pages.catalogs[lang],
 		Viewer: h.opt.PDFJS != ""}
-	q := r.URL.Query()
-	for _, l := range []string{"fr", "en"} {
-		v := make(map[string][]string, len(q))
-		for k, vs := range q {
-			v[k] = vs
-		}
-		v["lang"] = []string{l}
-		d.Langs = append(d.Langs, langLink{Code: l, Name: h.pages.catalogs[l].format("lang.name"), Href: r.URL.Path + "?" + encode(v), Current: l == lang})
-	}
+	d.Langs = pages.LangLinks(h.pages.catalogs, r, lang, r.URL.Path+"?", "q", "status", "template", "lang")
 	d.Config = clientConfig{Lang: lang, View: view, Messages: d.cat, PDFJS: h.opt.PDFJS}
 	if u != nil {
 		uv := userView(u.user)
@@ -208,53 +145,12 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request, u *who, view stri
 	return d
 }
 
-func encode(q map[string][]string) string {
-	var parts []string
-	for _, k := range []string{"q", "status", "template", "lang"} {
-		if v, ok := q[k]; ok && len(v) > 0 {
-			parts = append(parts, k+"="+template.URLQueryEscaper(v[0]))
-		}
-	}
-	return strings.Join(parts, "&")
-}
-
 // lang applies ?lang= (remembered in a cookie), then the cookie, then Accept-Language.
 func (h *Handler) lang(w http.ResponseWriter, r *http.Request) string {
-	if l := supported(r.URL.Query().Get("lang")); l != "" {
-		http.SetCookie(w, &http.Cookie{Name: LangCookie, Value: l, Path: "/admin/", MaxAge: 366 * 24 * 3600, HttpOnly: true,
-			Secure: h.opt.Secure, SameSite: http.SameSiteStrictMode})
+	if l := (pages.LangCookie{Name: LangCookie, Path: "/admin/", Secure: h.opt.Secure}).Chosen(w, r); l != "" {
 		return l
 	}
-	if c, err := r.Cookie(LangCookie); err == nil {
-		if l := supported(c.Value); l != "" {
-			return l
-		}
-	}
-	best, bestQ := "fr", -1.0
-	for _, part := range strings.Split(r.Header.Get("Accept-Language"), ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				q = f
-			}
-		}
-		if l := supported(tag); l != "" && q > bestQ {
-			best, bestQ = l, q
-		}
-	}
-	return best
-}
-
-func supported(l string) string {
-	l = strings.ToLower(strings.TrimSpace(l))
-	if i := strings.IndexAny(l, "-_"); i > 0 {
-		l = l[:i]
-	}
-	if l == "fr" || l == "en" {
-		return l
-	}
-	return ""
+	return pages.FromAcceptLanguage(r.Header.Get("Accept-Language"))
 }
 
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, d *pageData) {

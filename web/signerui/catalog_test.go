@@ -5,12 +5,14 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/paraphe/paraphe/web/pages"
 )
 
 // TestCatalogs: every message the templates and the script use exists in both languages, and
 // the two catalogs have the same keys and the same {arguments}.
 func TestCatalogs(t *testing.T) {
-	cats, err := loadCatalogs(embedded)
+	cats, err := pages.LoadCatalogs(embedded, "signerui")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,13 +65,13 @@ func TestCatalogs(t *testing.T) {
 			t.Errorf("%s: arguments %s in fr, %s in en", k, a, b)
 		}
 	}
-	if got := cats["fr"].format("read.progress", "page", 3, "total", 12); got != "Page 3 / 12" {
+	if got := cats["fr"].Format("read.progress", "page", 3, "total", 12); got != "Page 3 / 12" {
 		t.Errorf("format: %q", got)
 	}
-	if got := cats["fr"].format("home.access"); got != "Accéder aux documents" {
+	if got := cats["fr"].Format("home.access"); got != "Accéder aux documents" {
 		t.Errorf("fr home.access: %q", got)
 	}
-	if got := cats["fr"].format("decide.sign") + "/" + cats["fr"].format("decide.refuse"); got != "Signer/Refuser" {
+	if got := cats["fr"].Format("decide.sign") + "/" + cats["fr"].Format("decide.refuse"); got != "Signer/Refuser" {
 		t.Errorf("fr decision: %q", got)
 	}
 }
@@ -89,7 +91,7 @@ func TestAcceptLanguage(t *testing.T) {
 		"": "fr", "en": "en", "en-GB,en;q=0.9": "en", "de-DE,de;q=0.9": "fr", "de,en;q=0.5,fr;q=0.8": "fr",
 		"fr-CA;q=0.4, en-US;q=0.6": "en", "EN_us": "en", "*": "fr",
 	} {
-		if got := fromAcceptLanguage(h); got != want {
+		if got := pages.FromAcceptLanguage(h); got != want {
 			t.Errorf("Accept-Language %q: %s, want %s", h, got, want)
 		}
 	}

@@ -21,9 +21,7 @@
 package signerui
 
 import (
-	"crypto/sha256"
 	"embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"html/template"
@@ -31,12 +29,12 @@ import (
 	"log/slog"
 	"net/http"
 	"path"
-	"sort"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/paraphe/paraphe/ceremony"
+	"github.com/paraphe/paraphe/web/pages"
 	"github.com/paraphe/paraphe/web/signer"
 )
 
@@ -91,7 +89,7 @@ type Handler struct {
 	log      *slog.Logger
 	mux      *http.ServeMux
 	tmpl     *template.Template
-	catalogs map[string]catalog
+	catalogs map[string]pages.Catalog
 	static   fs.FS
 	version  string
 	viewer   bool
@@ -120,7 +118,7 @@ func newHandler(opt Options, pdfjs fs.FS) (*Handler, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	cats, err := loadCatalogs(embedded)
+	cats, err := pages.LoadCatalogs(embedded, "signerui")
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +137,7 @@ func newHandler(opt Options, pdfjs fs.FS) (*Handler, error) {
 	h := &Handler{opt: opt, log: opt.Logger, tmpl: tmpl, catalogs: cats,
 		static: overlay{base: staticFS, dir: "pdfjs", sub: pdfjs}}
 	h.viewer = exists(pdfjs, "pdf.min.mjs") && exists(pdfjs, "pdf.worker.min.mjs")
-	if h.version, err = digestFS(h.static); err != nil {
+	if h.version, err = pages.Version(h.static); err != nil {
 		return nil, fmt.Errorf("signerui: %w", err)
 	}
 	if !h.viewer {
@@ -162,35 +160,6 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.Serv
 func exists(fsys fs.FS, name string) bool {
 	st, err := fs.Stat(fsys, name)
 	return err == nil && !st.IsDir() && st.Size() > 0
-}
-
-// digestFS names a version of the static files: the first 12 hex digits of a SHA-256 over
-// every file's path and content.
-func digestFS(fsys fs.FS) (string, error) {
-	var names []string
-	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if !d.IsDir() {
-			names = append(names, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return "", fmt.Errorf("walk static files: %w", err)
-	}
-	sort.Strings(names)
-	sum := sha256.New()
-	for _, n := range names {
-		b, err := fs.ReadFile(fsys, n)
-		if err != nil {
-			return "", fmt.Errorf("read %s: %w", n, err)
-		}
-		fmt.Fprintf(sum, "%s\x00%d\x00", n, len(b))
-		sum.Write(b)
-	}
-	return hex.EncodeToString(sum.Sum(nil))[:12], nil
 }
 
 // overlay is base with sub mounted at dir.
@@ -297,7 +266,7 @@ const (
 // pageData is what the templates see.
 type pageData struct {
 	Lang      string
-	Langs     []langLink
+	Langs     []pages.LangLink
 	Assets    string
 	View      string
 	Viewer    bool
@@ -307,12 +276,7 @@ type pageData struct {
 	ErrorKey  string
 	Completed bool
 	ResendIn  int
-	cat       catalog
-}
-
-type langLink struct {
-	Code, Name, Href string
-	Current          bool
+	cat       pages.Catalog
 }
 
 // clientConfig is handed to the page's script as JSON.
@@ -325,11 +289,11 @@ type clientConfig struct {
 	Assets   string               `json:"assets"`
 	Viewer   bool                 `json:"viewer"`
 	State    *ceremony.SignerView `json:"state,omitempty"`
-	Messages catalog              `json:"messages"`
+	Messages pages.Catalog        `json:"messages"`
 }
 
 // T translates key with named arguments: T "read.progress" "page" 3 "total" 12.
-func (p *pageData) T(key string, args ...any) string { return p.cat.format(key, args...) }
+func (p *pageData) T(key string, args ...any) string { return p.cat.Format(key, args...) }
 
 // page renders the view the signer's state and the query ask for.
 func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
@@ -350,10 +314,10 @@ func (h *Handler) page(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if lang == "" {
-		lang = supported(st.Signer.Locale)
+		lang = pages.Supported(st.Signer.Locale)
 	}
 	if lang == "" {
-		lang = fromAcceptLanguage(r.Header.Get("Accept-Language"))
+		lang = pages.FromAcceptLanguage(r.Header.Get("Accept-Language"))
 	}
 	d := h.data(r, lang, chooseView(st, r.URL.Query().Get("v")))
 	d.State = st
@@ -394,28 +358,9 @@ func chooseView(st *ceremony.SignerView, asked string) string {
 
 func (h *Handler) data(r *http.Request, lang, view string) *pageData {
 	d := &pageData{Lang: lang, Assets: h.AssetBase(), View: view, Viewer: h.viewer, cat: h.catalogs[lang]}
-	q := r.URL.Query()
-	for _, l := range []string{"fr", "en"} {
-		lq := make(map[string][]string, len(q))
-		for k, v := range q {
-			lq[k] = v
-		}
-		lq["lang"] = []string{l}
-		d.Langs = append(d.Langs, langLink{Code: l, Name: h.catalogs[l].format("lang.name"), Href: "/s/?" + encodeQuery(lq), Current: l == lang})
-	}
+	d.Langs = pages.LangLinks(h.catalogs, r, lang, "/s/?", "v", "doc", "lang")
 	d.Config = clientConfig{Lang: lang, View: view, DwellMS: h.opt.ReadDwell.Milliseconds(), Assets: d.Assets, Viewer: h.viewer, Messages: h.catalogs[lang]}
 	return d
-}
-
-// encodeQuery keeps only the page's own parameters, in a stable order.
-func encodeQuery(q map[string][]string) string {
-	var parts []string
-	for _, k := range []string{"v", "doc", "lang"} {
-		if v, ok := q[k]; ok && len(v) > 0 {
-			parts = append(parts, k+"="+template.URLQueryEscaper(v[0]))
-		}
-	}
-	return strings.Join(parts, "&")
 }
 
 func (h *Handler) stateError(w http.ResponseWriter, r *http.Request, lang string, err error) {
@@ -429,7 +374,7 @@ func (h *Handler) stateError(w http.ResponseWriter, r *http.Request, lang string
 
 func (h *Handler) renderError(w http.ResponseWriter, r *http.Request, lang string, status int, key string) {
 	if lang == "" {
-		lang = fromAcceptLanguage(r.Header.Get("Accept-Language"))
+		lang = pages.FromAcceptLanguage(r.Header.Get("Accept-Language"))
 	}
 	d := h.data(r, lang, viewError)
 	d.ErrorKey = key
@@ -453,47 +398,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, d *
 
 // chooseLang applies ?lang= (remembered in a cookie) or the remembered choice; "" when neither.
 func (h *Handler) chooseLang(w http.ResponseWriter, r *http.Request) string {
-	if l := supported(r.URL.Query().Get("lang")); l != "" {
-		http.SetCookie(w, &http.Cookie{Name: LangCookie, Value: l, Path: "/s/", MaxAge: 366 * 24 * 3600,
-			HttpOnly: true, Secure: h.opt.Secure, SameSite: http.SameSiteStrictMode})
-		return l
-	}
-	if c, err := r.Cookie(LangCookie); err == nil {
-		return supported(c.Value)
-	}
-	return ""
-}
-
-func supported(l string) string {
-	l = strings.ToLower(strings.TrimSpace(l))
-	if i := strings.IndexAny(l, "-_"); i > 0 {
-		l = l[:i]
-	}
-	if l == "fr" || l == "en" {
-		return l
-	}
-	return ""
-}
-
-// fromAcceptLanguage picks fr or en from an Accept-Language header by quality; fr by default.
-func fromAcceptLanguage(h string) string {
-	best, bestQ := "", -1.0
-	for _, part := range strings.Split(h, ",") {
-		tag, params, _ := strings.Cut(strings.TrimSpace(part), ";")
-		q := 1.0
-		if v, ok := strings.CutPrefix(strings.TrimSpace(params), "q="); ok {
-			if f, err := strconv.ParseFloat(v, 64); err == nil {
-				q = f
-			}
-		}
-		if l := supported(tag); l != "" && q > bestQ {
-			best, bestQ = l, q
-		}
-	}
-	if best == "" {
-		return "fr"
-	}
-	return best
+	return pages.LangCookie{Name: LangCookie, Path: "/s/", Secure: h.opt.Secure}.Chosen(w, r)
 }
 
 // DocState is the catalog key of a document's state as the signer sees it.
