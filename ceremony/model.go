@@ -48,6 +48,10 @@ const (
 	SignerRefused SignerStatus = "refused"
 )
 
+// AwaitsLink reports whether a signer in this status is waiting on their link (invited or
+// consented), so that a reminder applies.
+func (s SignerStatus) AwaitsLink() bool { return s == SignerInvited || s == SignerConsented }
+
 // Order is how signers are invited.
 type Order string
 

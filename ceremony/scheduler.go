@@ -77,14 +77,14 @@ func (s *Service) remindAll(ctx context.Context, id string) error {
 		return nil
 	}
 	for _, sg := range e.Signers {
-		switch sg.Status {
-		case SignerInvited, SignerConsented:
-			if _, err := s.Remind(ctx, id, sg.ID); err != nil {
-				if re, ok := AsError(err); ok && re.Status < 500 {
-					continue
-				}
-				return err
+		if !sg.Status.AwaitsLink() {
+			continue
+		}
+		if _, err := s.Remind(ctx, id, sg.ID); err != nil {
+			if re, ok := AsError(err); ok && re.Status < 500 {
+				continue
 			}
+			return err
 		}
 	}
 	return nil

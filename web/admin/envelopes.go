@@ -98,6 +98,16 @@ func (h *Handler) envelope(r *http.Request, u *who) (*ceremony.Envelope, error) 
 	return e, err
 }
 
+// owned is envelope for a JSON route: on an error it answers and returns false.
+func (h *Handler) owned(w http.ResponseWriter, r *http.Request, u *who) (*ceremony.Envelope, bool) {
+	e, err := h.envelope(r, u)
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, false
+	}
+	return e, true
+}
+
 // EnvelopeDetail is an envelope as its page shows it.
 type EnvelopeDetail struct {
 	EnvelopeSummary
@@ -193,9 +203,8 @@ func (h *Handler) detail(r *http.Request, e *ceremony.Envelope) (*EnvelopeDetail
 }
 
 func (h *Handler) getEnvelope(w http.ResponseWriter, r *http.Request, u *who) {
-	e, err := h.envelope(r, u)
-	if err != nil {
-		h.fail(w, r, err)
+	e, ok := h.owned(w, r, u)
+	if !ok {
 		return
 	}
 	d, err := h.detail(r, e)
@@ -255,8 +264,7 @@ func (h *Handler) createEnvelope(w http.ResponseWriter, r *http.Request, u *who)
 }
 
 func (h *Handler) sendEnvelope(w http.ResponseWriter, r *http.Request, u *who) {
-	if _, err := h.envelope(r, u); err != nil {
-		h.fail(w, r, err)
+	if _, ok := h.owned(w, r, u); !ok {
 		return
 	}
 	e, _, err := h.opt.Service.Send(r.Context(), r.PathValue("id"))
@@ -269,8 +277,7 @@ func (h *Handler) sendEnvelope(w http.ResponseWriter, r *http.Request, u *who) {
 }
 
 func (h *Handler) voidEnvelope(w http.ResponseWriter, r *http.Request, u *who) {
-	if _, err := h.envelope(r, u); err != nil {
-		h.fail(w, r, err)
+	if _, ok := h.owned(w, r, u); !ok {
 		return
 	}
 	var body struct {
@@ -290,9 +297,8 @@ func (h *Handler) voidEnvelope(w http.ResponseWriter, r *http.Request, u *who) {
 
 // remindEnvelope reminds one signer, or every signer waiting on a link.
 func (h *Handler) remindEnvelope(w http.ResponseWriter, r *http.Request, u *who) {
-	e, err := h.envelope(r, u)
-	if err != nil {
-		h.fail(w, r, err)
+	e, ok := h.owned(w, r, u)
+	if !ok {
 		return
 	}
 	var body struct {
@@ -303,8 +309,7 @@ func (h *Handler) remindEnvelope(w http.ResponseWriter, r *http.Request, u *who)
 	}
 	n := 0
 	for _, s := range e.Signers {
-		waiting := s.Status == ceremony.SignerInvited || s.Status == ceremony.SignerConsented
-		if (body.Signer != "" && s.ID != body.Signer) || (body.Signer == "" && !waiting) {
+		if (body.Signer != "" && s.ID != body.Signer) || (body.Signer == "" && !s.Status.AwaitsLink()) {
 			continue
 		}
 		if _, err := h.opt.Service.Remind(r.Context(), e.ID, s.ID); err != nil {
@@ -321,8 +326,7 @@ func (h *Handler) remindEnvelope(w http.ResponseWriter, r *http.Request, u *who)
 }
 
 func (h *Handler) document(w http.ResponseWriter, r *http.Request, u *who) {
-	if _, err := h.envelope(r, u); err != nil {
-		h.fail(w, r, err)
+	if _, ok := h.owned(w, r, u); !ok {
 		return
 	}
 	d, b, err := h.opt.Service.SignedDocument(r.Context(), r.PathValue("id"), r.PathValue("doc"))
@@ -341,9 +345,8 @@ func (h *Handler) document(w http.ResponseWriter, r *http.Request, u *who) {
 }
 
 func (h *Handler) evidence(w http.ResponseWriter, r *http.Request, u *who) {
-	e, err := h.envelope(r, u)
-	if err != nil {
-		h.fail(w, r, err)
+	e, ok := h.owned(w, r, u)
+	if !ok {
 		return
 	}
 	if h.opt.Evidence == nil {

@@ -391,7 +391,7 @@ func (h *handler) remind(w http.ResponseWriter, r *http.Request, owner string) {
 		evs = more
 	} else {
 		for _, s := range e.Signers {
-			if s.Status != ceremony.SignerInvited && s.Status != ceremony.SignerConsented {
+			if !s.Status.AwaitsLink() {
 				continue
 			}
 			more, err := h.opt.Service.Remind(r.Context(), e.ID, s.ID)
@@ -406,12 +406,7 @@ func (h *handler) remind(w http.ResponseWriter, r *http.Request, owner string) {
 			return
 		}
 	}
-	e, err := h.opt.Service.Envelope(r.Context(), e.ID)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	writeJSON(w, http.StatusOK, h.view(r, e, evs))
+	h.writeFresh(w, r, e.ID, evs)
 }
 
 func (h *handler) reinvite(w http.ResponseWriter, r *http.Request, owner string) {
@@ -424,7 +419,12 @@ func (h *handler) reinvite(w http.ResponseWriter, r *http.Request, owner string)
 		h.fail(w, r, err)
 		return
 	}
-	e, err = h.opt.Service.Envelope(r.Context(), e.ID)
+	h.writeFresh(w, r, e.ID, evs)
+}
+
+// writeFresh answers with the envelope as it stands now and the events just recorded.
+func (h *handler) writeFresh(w http.ResponseWriter, r *http.Request, id string, evs []ceremony.Event) {
+	e, err := h.opt.Service.Envelope(r.Context(), id)
 	if err != nil {
 		h.fail(w, r, err)
 		return
