@@ -141,13 +141,11 @@ func (t *adminTX) check() error {
 }
 
 func (t *adminTX) GetTree(ctx context.Context, treeID int64) (*trillian.Tree, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*adminTX).check)
+	end, err := t.begin((*adminTX).check)
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer end()
 	return t.getTree(treeID)
 }
 
@@ -167,13 +165,11 @@ func (t *adminTX) getTree(treeID int64) (*trillian.Tree, error) {
 }
 
 func (t *adminTX) ListTrees(ctx context.Context, includeDeleted bool) ([]*trillian.Tree, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*adminTX).check)
+	end, err := t.begin((*adminTX).check)
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer end()
 	return listTrees(t.s, t.txn, includeDeleted)
 }
 
@@ -215,13 +211,11 @@ func (t *adminTX) writable() error {
 }
 
 func (t *adminTX) CreateTree(ctx context.Context, tree *trillian.Tree) (*trillian.Tree, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*adminTX).writable)
+	end, err := t.begin((*adminTX).writable)
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer end()
 	if err := storage.ValidateTreeForCreation(ctx, tree); err != nil {
 		return nil, err
 	}
@@ -251,13 +245,11 @@ func (t *adminTX) CreateTree(ctx context.Context, tree *trillian.Tree) (*trillia
 }
 
 func (t *adminTX) UpdateTree(ctx context.Context, treeID int64, updateFunc func(*trillian.Tree)) (*trillian.Tree, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*adminTX).writable)
+	end, err := t.begin((*adminTX).writable)
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer end()
 	tree, err := t.getTree(treeID)
 	if err != nil {
 		return nil, err
@@ -286,13 +278,11 @@ func (t *adminTX) UndeleteTree(ctx context.Context, treeID int64) (*trillian.Tre
 }
 
 func (t *adminTX) setDeleted(treeID int64, deleted bool) (*trillian.Tree, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*adminTX).writable)
+	end, err := t.begin((*adminTX).writable)
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer end()
 	tree, err := t.getTree(treeID)
 	if err != nil {
 		return nil, err
@@ -317,13 +307,11 @@ func (t *adminTX) setDeleted(treeID int64, deleted bool) (*trillian.Tree, error)
 // HardDeleteTree removes the tree record in this transaction; the tree's leaves, tiles and
 // roots are dropped after the transaction commits.
 func (t *adminTX) HardDeleteTree(ctx context.Context, treeID int64) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*adminTX).writable)
+	end, err := t.begin((*adminTX).writable)
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer end()
 	tree, err := t.getTree(treeID)
 	if err != nil {
 		return err
@@ -338,11 +326,8 @@ func (t *adminTX) HardDeleteTree(ctx context.Context, treeID int64) error {
 	return nil
 }
 
-// enter checks the transaction's state with check, then registers a call in progress on the
-// store (see Store.enter).
-func (t *adminTX) enter(check func(*adminTX) error) (func(), error) {
-	if err := check(t); err != nil {
-		return nil, err
-	}
-	return t.s.enter()
+// begin locks the transaction, checks its state with check and registers a call in progress
+// on the store (see Store.lockEnter).
+func (t *adminTX) begin(check func(*adminTX) error) (end func(), err error) {
+	return t.s.lockEnter(&t.mu, func() error { return check(t) })
 }

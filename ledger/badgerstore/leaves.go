@@ -205,13 +205,11 @@ func exists(txn *badger.Txn, key []byte) (bool, error) {
 // for them and the transaction commits. For a PREORDERED_LOG tree these are the stored leaves
 // that follow the current tree size.
 func (t *logTX) DequeueLeaves(ctx context.Context, limit int, cutoff time.Time) ([]*trillian.LogLeaf, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*logTX).writable)
+	end, err := t.begin((*logTX).writable)
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer end()
 	if limit <= 0 {
 		return nil, status.Errorf(codes.InvalidArgument, "badgerstore: dequeue limit %d, want > 0", limit)
 	}
@@ -277,13 +275,11 @@ func (t *logTX) DequeueLeaves(ctx context.Context, limit int, cutoff time.Time) 
 // and removes it from the queue. A leaf that was not dequeued here, or an index that is
 // already taken, is an error.
 func (t *logTX) UpdateSequencedLeaves(ctx context.Context, leaves []*trillian.LogLeaf) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*logTX).writable)
+	end, err := t.begin((*logTX).writable)
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer end()
 	want := make(map[int64]bool, len(leaves))
 	lo, hi := int64(1<<63-1), int64(-1)
 	for _, leaf := range leaves {

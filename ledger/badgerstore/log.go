@@ -221,13 +221,11 @@ func (t *logTX) writable() error {
 // Commit writes the tiles changed in this transaction and commits it durably. For a
 // snapshot it only releases it. A conflict is returned wrapping badger.ErrConflict.
 func (t *logTX) Commit(ctx context.Context) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*logTX).usable)
+	end, err := t.begin((*logTX).usable)
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer end()
 	t.closed = true
 	defer t.txn.Discard()
 	if !t.rw {
@@ -324,35 +322,29 @@ func (t *logTX) getSubtrees(ids [][]byte) ([]*storagepb.SubtreeProto, error) {
 }
 
 func (t *logTX) GetMerkleNodes(ctx context.Context, ids []compact.NodeID) ([]tree.Node, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*logTX).usable)
+	end, err := t.begin((*logTX).usable)
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer end()
 	return t.cache.GetNodes(ids, t.getSubtrees)
 }
 
 func (t *logTX) SetMerkleNodes(ctx context.Context, nodes []tree.Node) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*logTX).writable)
+	end, err := t.begin((*logTX).writable)
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer end()
 	return t.cache.SetNodes(nodes, t.getSubtrees)
 }
 
 func (t *logTX) LatestSignedLogRoot(ctx context.Context) (*trillian.SignedLogRoot, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*logTX).usable)
+	end, err := t.begin((*logTX).usable)
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer end()
 	if t.slr == nil {
 		return nil, storage.ErrTreeNeedsInit
 	}
@@ -363,13 +355,11 @@ func (t *logTX) LatestSignedLogRoot(ctx context.Context) (*trillian.SignedLogRoo
 // its timestamp is the greatest. Storing a second root with the same timestamp fails with
 // codes.AlreadyExists.
 func (t *logTX) StoreSignedLogRoot(ctx context.Context, root *trillian.SignedLogRoot) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*logTX).writable)
+	end, err := t.begin((*logTX).writable)
 	if err != nil {
 		return err
 	}
-	defer leave()
+	defer end()
 	var lr types.LogRootV1
 	if err := lr.UnmarshalBinary(root.GetLogRoot()); err != nil {
 		return status.Errorf(codes.InvalidArgument, "badgerstore: malformed log root for tree %d: %v", t.treeID, err)
@@ -396,13 +386,11 @@ func (t *logTX) StoreSignedLogRoot(ctx context.Context, root *trillian.SignedLog
 // (capped at 65536). For a LOG tree the range is clipped to the tree size; a start at or past
 // it is codes.OutOfRange. A leaf missing inside the tree size is an error.
 func (t *logTX) GetLeavesByRange(ctx context.Context, start, count int64) ([]*trillian.LogLeaf, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*logTX).usable)
+	end, err := t.begin((*logTX).usable)
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer end()
 	return t.getLeavesByRange(start, count)
 }
 
@@ -501,13 +489,11 @@ func readLeafData(s *Store, txn *badger.Txn, treeID int64, identityHash []byte) 
 // GetLeavesByHash returns every sequenced leaf whose Merkle leaf hash is one of leafHashes,
 // in request order or, if orderBySequence, by index.
 func (t *logTX) GetLeavesByHash(ctx context.Context, leafHashes [][]byte, orderBySequence bool) ([]*trillian.LogLeaf, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	leave, err := t.enter((*logTX).usable)
+	end, err := t.begin((*logTX).usable)
 	if err != nil {
 		return nil, err
 	}
-	defer leave()
+	defer end()
 	var ret []*trillian.LogLeaf
 	seen := make(map[string]bool, len(leafHashes))
 	for _, h := range leafHashes {
@@ -555,11 +541,8 @@ func (t *logTX) indexesOf(merkleHash []byte) ([]int64, error) {
 	return idxs, nil
 }
 
-// enter checks the transaction's state with check, then registers a call in progress on the
-// store (see Store.enter).
-func (t *logTX) enter(check func(*logTX) error) (func(), error) {
-	if err := check(t); err != nil {
-		return nil, err
-	}
-	return t.s.enter()
+// begin locks the transaction, checks its state with check and registers a call in progress
+// on the store (see Store.lockEnter).
+func (t *logTX) begin(check func(*logTX) error) (end func(), err error) {
+	return t.s.lockEnter(&t.mu, func() error { return check(t) })
 }

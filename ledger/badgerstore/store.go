@@ -155,6 +155,25 @@ func (s *Store) enter() (func(), error) {
 	return func() { s.active.Add(-1) }, nil
 }
 
+// lockEnter locks mu, runs check, then registers a call in progress (see enter); end leaves
+// the store, then unlocks. On an error nothing stays locked or registered.
+func (s *Store) lockEnter(mu *sync.Mutex, check func() error) (end func(), err error) {
+	mu.Lock()
+	if err := check(); err != nil {
+		mu.Unlock()
+		return nil, err
+	}
+	leave, err := s.enter()
+	if err != nil {
+		mu.Unlock()
+		return nil, err
+	}
+	return func() {
+		leave()
+		mu.Unlock()
+	}, nil
+}
+
 // update runs fn in a read-write Badger transaction and commits it, rerunning everything on
 // badger.ErrConflict up to MaxRetries times. fn must not keep state across calls.
 func (s *Store) update(ctx context.Context, what string, fn func(txn *badger.Txn) error) error {
