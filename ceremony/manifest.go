@@ -291,21 +291,9 @@ func (m *Manifest) Validate(files map[string][]byte, now time.Time, lim Limits, 
 					p.add(fb+"pattern", "not a valid RE2 regular expression: %v", err)
 				}
 			}
-			r := f.Rect
-			finite := !anyBad(r.X, r.Y, r.W, r.H)
-			if !finite || r.W <= 0 || r.H <= 0 || r.X < 0 || r.Y < 0 {
-				p.add(fb+"rect", "x and y must be ≥ 0, w and h > 0")
-			}
-			if !haveInfo {
-				continue
-			}
-			if f.Page < 1 || f.Page > len(info.Pages) {
-				p.add(fb+"page", "the document has %d pages, not page %d", len(info.Pages), f.Page)
-				continue
-			}
-			pg := info.Pages[f.Page-1]
-			if finite && (r.X+r.W > pg.Width+1e-9 || r.Y+r.H > pg.Height+1e-9) {
-				p.add(fb+"rect", "outside page %d (%.0f × %.0f points)", f.Page, pg.Width, pg.Height)
+			finite, _ := checkRect(&p, fb, f.Rect)
+			if haveInfo {
+				checkOnPage(&p, fb, f.Page, f.Rect, finite, info)
 			}
 		}
 	}
@@ -346,24 +334,37 @@ func checkSignatureBoxes(p *problems, base string, d ManifestDocument, signers m
 			p.add(sb+"signer", "signer %q already has a signature box in this document", b.Signer)
 		}
 		seen[b.Signer] = true
-		r := b.Rect
-		finite := !anyBad(r.X, r.Y, r.W, r.H)
-		if !finite || r.W <= 0 || r.H <= 0 || r.X < 0 || r.Y < 0 {
-			p.add(sb+"rect", "x and y must be ≥ 0, w and h > 0")
-		} else if r.W < 60 || r.H < 20 {
+		finite, ok := checkRect(p, sb, b.Rect)
+		if ok && (b.Rect.W < 60 || b.Rect.H < 20) {
 			p.add(sb+"rect", "a signature box is at least 60 × 20 points, so that its text stays legible")
 		}
-		if !haveInfo {
-			continue
+		if haveInfo {
+			checkOnPage(p, sb, b.Page, b.Rect, finite, info)
 		}
-		if b.Page < 1 || b.Page > len(info.Pages) {
-			p.add(sb+"page", "the document has %d pages, not page %d", len(info.Pages), b.Page)
-			continue
-		}
-		pg := info.Pages[b.Page-1]
-		if finite && (r.X+r.W > pg.Width+1e-9 || r.Y+r.H > pg.Height+1e-9) {
-			p.add(sb+"rect", "outside page %d (%.0f × %.0f points)", b.Page, pg.Width, pg.Height)
-		}
+	}
+}
+
+// checkRect checks the rect of a field or box under base: finite, x and y ≥ 0, w and h > 0.
+// finite reports whether its numbers can be compared; ok whether it passed.
+func checkRect(p *problems, base string, r Rect) (finite, ok bool) {
+	finite = !anyBad(r.X, r.Y, r.W, r.H)
+	if !finite || r.W <= 0 || r.H <= 0 || r.X < 0 || r.Y < 0 {
+		p.add(base+"rect", "x and y must be ≥ 0, w and h > 0")
+		return finite, false
+	}
+	return true, true
+}
+
+// checkOnPage checks that a field or box under base stands on an existing page of the
+// document and, when its rect is finite, inside that page.
+func checkOnPage(p *problems, base string, page int, r Rect, finite bool, info PDFInfo) {
+	if page < 1 || page > len(info.Pages) {
+		p.add(base+"page", "the document has %d pages, not page %d", len(info.Pages), page)
+		return
+	}
+	pg := info.Pages[page-1]
+	if finite && (r.X+r.W > pg.Width+1e-9 || r.Y+r.H > pg.Height+1e-9) {
+		p.add(base+"rect", "outside page %d (%.0f × %.0f points)", page, pg.Width, pg.Height)
 	}
 }
 
