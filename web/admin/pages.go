@@ -6,8 +6,6 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
-	"path"
-	"strconv"
 	"strings"
 	"time"
 
@@ -72,17 +70,7 @@ func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	ct, ok := contentTypes[path.Ext(name)]
-	if !ok {
-		ct = "application/octet-stream"
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", ct)
-	hd.Set("Content-Length", strconv.Itoa(len(b)))
-	hd.Set("Cache-Control", "public, max-age=31536000, immutable")
-	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
-	hd.Set("Content-Security-Policy", CSP)
-	_, _ = w.Write(b)
+	pages.WriteAsset(w, name, b, contentTypes, CSP)
 }
 
 // pageData is what the templates see.

@@ -28,7 +28,6 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
-	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -221,22 +220,12 @@ func (h *Handler) asset(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "not found", http.StatusNotFound)
 		return
 	}
-	ct, ok := contentTypes[path.Ext(name)]
-	if !ok {
-		ct = "application/octet-stream"
-	}
-	hd := w.Header()
-	hd.Set("Content-Type", ct)
-	hd.Set("Content-Length", strconv.Itoa(len(b)))
-	hd.Set("Cache-Control", "public, max-age=31536000, immutable")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("Cross-Origin-Resource-Policy", "same-origin")
+	csp := CSP
 	if name == "pdfjs/pdf.worker.min.mjs" {
-		hd.Set("Content-Security-Policy", WorkerCSP)
-	} else {
-		hd.Set("Content-Security-Policy", CSP)
+		csp = WorkerCSP
 	}
-	_, _ = w.Write(b)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	pages.WriteAsset(w, name, b, contentTypes, csp)
 }
 
 // setPageHeaders sets the security headers of every page; they replace whatever the front
