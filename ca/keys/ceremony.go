@@ -266,7 +266,7 @@ func ceremony(ctx context.Context, o *Options, be *backend) (*Set, error) {
 		return nil, err
 	}
 
-	m := manifest{Version: 1, Backend: be.kind(), Created: now, Keys: map[string]string{}, Certs: map[string]string{}}
+	m := manifest{Version: 1, Backend: be.kind(), Created: now, Keys: map[string]string{}, Certs: map[string]string{}, DataKey: dataKeyName}
 	m.Ledger.Key = keys[roleLedger].ref
 	m.Ledger.Name = o.LedgerKeyName
 	for _, role := range certRoles {
@@ -371,6 +371,11 @@ func load(o *Options, be *backend, m *manifest) (*Set, error) {
 		return nil, err
 	}
 	created := false
+	if dataMissing && m.DataKey != "" {
+		// The key ceremony made this data key: a new one could not open what the old one
+		// sealed, so its loss is an error to repair from backup, never silently papered over.
+		return nil, fmt.Errorf("%w: %s, made by the key ceremony, is missing from %s; restore it from the backup of the key files", ErrDataKeyMissing, m.DataKey, o.Dir)
+	}
 	if dataMissing {
 		// A hierarchy made before data keys existed. The other keys have just proved the
 		// passphrase, so the new file is encrypted under the right one. Creating a missing file

@@ -34,6 +34,10 @@ const (
 	dataKeyID = 1
 )
 
+// ErrDataKeyMissing is returned by Load when the data key file that the key ceremony made is
+// gone: it must be restored from backup, since a new key cannot open what the old one sealed.
+var ErrDataKeyMissing = errors.New("keys: the data key is missing")
+
 // ErrUnsealable is returned by DataKey.Open when a sealed value is truncated, altered, bound to
 // other associated data, or sealed under another key.
 var ErrUnsealable = errors.New("keys: sealed data cannot be opened (damaged, bound to other data, or sealed with another data key)")

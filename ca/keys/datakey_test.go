@@ -6,6 +6,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/asn1"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"os"
@@ -167,10 +168,11 @@ func TestLoadCreatesAMissingDataKeyOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	a.Close()
-	// A hierarchy made before data keys existed.
+	// A hierarchy made before data keys existed: no data.key, and a manifest that names none.
 	if err := os.Remove(filepath.Join(dir, "data.key")); err != nil {
 		t.Fatal(err)
 	}
+	forgetDataKeyInManifest(t, dir)
 	before := snapshot(t, dir)
 
 	// A wrong passphrase creates nothing (the file would be encrypted under it).
@@ -242,5 +244,51 @@ func TestLoadNeverReplacesADataKey(t *testing.T) {
 		if got, _ := os.ReadFile(path); !bytes.Equal(got, content) {
 			t.Fatalf("%s data.key: Load replaced it", name)
 		}
+	}
+}
+
+// forgetDataKeyInManifest rewrites hierarchy.json as a key ceremony of before data keys wrote it.
+func forgetDataKeyInManifest(t *testing.T, dir string) {
+	t.Helper()
+	p := filepath.Join(dir, "hierarchy.json")
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	if m["data_key"] != "data.key" {
+		t.Fatalf("the manifest does not record the data key: %s", b)
+	}
+	delete(m, "data_key")
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A data key that the key ceremony made and that has gone missing is an error: a new key could
+// not open what the old one sealed, so Load never replaces it silently.
+func TestLoadRefusesALostDataKey(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	o := opts(dir)
+	a, err := keys.Init(ctx, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if err := os.Remove(filepath.Join(dir, "data.key")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Load(ctx, o); !errors.Is(err, keys.ErrDataKeyMissing) {
+		t.Fatalf("Load without the ceremony's data key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load made a new data key in place of the lost one: %v", err)
 	}
 }

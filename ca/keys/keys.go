@@ -172,6 +172,9 @@ type manifest struct {
 		Key  string `json:"key"`  // encrypted key file name in Dir
 		Name string `json:"name"` // signed-note key name
 	} `json:"ledger"`
+	// DataKey names the data key file made by the key ceremony; empty for hierarchies made
+	// before data keys existed, whose data key Load creates once.
+	DataKey string `json:"data_key,omitempty"`
 }
 
 // files that a hierarchy may own in Dir; Init refuses if any exists.
