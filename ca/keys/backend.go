@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	"go.step.sm/crypto/kms"
 	"go.step.sm/crypto/kms/apiv1"
@@ -33,6 +34,10 @@ type backend struct {
 	pass []byte
 	soft *softkms.SoftKMS
 	hsm  kms.KeyManager // nil without a pkcs11: URI
+	// hsmMu serialises key creation in the token: the ceremony makes keys in parallel (for the
+	// cost of encrypting files), and SoftHSM2's file store fails now and then
+	// (CKR_GENERAL_ERROR) under concurrent key generation.
+	hsmMu sync.Mutex
 }
 
 func openBackend(ctx context.Context, o *Options) (*backend, error) {
@@ -83,6 +88,8 @@ func (b *backend) createCertified(role string, alg apiv1.SignatureAlgorithm) (cr
 	if b.hsm == nil {
 		return b.createFile(role, alg)
 	}
+	b.hsmMu.Lock()
+	defer b.hsmMu.Unlock()
 	name := hsmObjectURI(role)
 	if err := b.absentInHSM(role); err != nil {
 		return nil, "", err
