@@ -182,6 +182,8 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 		return nil, err
 	}
 
+	// The sequencer owns head and latest once it runs: log them before it starts.
+	l.logger.Info("ledger open", "tree", l.tree.TreeId, "size", l.head.size, "checkpoint", l.latest.Size)
 	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancel = cancel
 	l.wg.Add(committers + 1)
@@ -192,7 +194,6 @@ func Open(ctx context.Context, o Options) (*Log, error) {
 	l.historyWG.Add(1)
 	go func() { defer l.historyWG.Done(); l.historyLoop() }()
 	l.wakeSequencer() // integrate whatever was queued before a restart
-	l.logger.Info("ledger open", "tree", l.tree.TreeId, "size", l.head.size, "checkpoint", l.latest.Size)
 	return l, nil
 }
 
