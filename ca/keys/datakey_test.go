@@ -161,17 +161,8 @@ func TestLoadReusesTheDataKey(t *testing.T) {
 
 func TestLoadCreatesAMissingDataKeyOnce(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	o := opts(dir)
-	a, err := keys.Init(ctx, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.Close()
+	dir, o := initWithoutDataKey(t)
 	// A hierarchy made before data keys existed: no data.key, and a manifest that names none.
-	if err := os.Remove(filepath.Join(dir, "data.key")); err != nil {
-		t.Fatal(err)
-	}
 	forgetDataKeyInManifest(t, dir)
 	before := snapshot(t, dir)
 
@@ -275,9 +266,21 @@ func forgetDataKeyInManifest(t *testing.T, dir string) {
 // not open what the old one sealed, so Load never replaces it silently.
 func TestLoadRefusesALostDataKey(t *testing.T) {
 	ctx := context.Background()
+	dir, o := initWithoutDataKey(t)
+	if _, err := keys.Load(ctx, o); !errors.Is(err, keys.ErrDataKeyMissing) {
+		t.Fatalf("Load without the ceremony's data key: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "data.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("Load made a new data key in place of the lost one: %v", err)
+	}
+}
+
+// initWithoutDataKey runs the key ceremony in a new directory, then deletes its data key.
+func initWithoutDataKey(t *testing.T) (string, keys.Options) {
+	t.Helper()
 	dir := t.TempDir()
 	o := opts(dir)
-	a, err := keys.Init(ctx, o)
+	a, err := keys.Init(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -285,10 +288,5 @@ func TestLoadRefusesALostDataKey(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "data.key")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keys.Load(ctx, o); !errors.Is(err, keys.ErrDataKeyMissing) {
-		t.Fatalf("Load without the ceremony's data key: %v", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "data.key")); !errors.Is(err, os.ErrNotExist) {
-		t.Fatalf("Load made a new data key in place of the lost one: %v", err)
-	}
+	return dir, o
 }
