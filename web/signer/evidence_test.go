@@ -450,8 +450,10 @@ func rezip(t *testing.T, data []byte, name string, f func([]byte) []byte) []byte
 // (Badger included) holds none of the envelope's personal data.
 func eraseCase(t *testing.T, w *world, id string, bundle []byte) {
 	// Control: before the erasure the search does find the personal data.
-	if hits := grepDB(t, w.db, []string{"Alice Martin", "FR123456789012"}); len(hits) < 2 {
-		t.Fatalf("the database search finds no personal data before the erasure: %v", hits)
+	for _, v := range []string{"Alice Martin", "FR123456789012", "BSX"} {
+		if hits := grepDB(t, w.db, []string{v}); len(hits) == 0 {
+			t.Fatalf("the database search does not find %q before the erasure", v)
+		}
 	}
 	if hits := grepDir(w.dir+"/documents", []string{"Compromis"}); len(hits) == 0 {
 		t.Fatal("the file search finds no document before the erasure")
@@ -558,7 +560,14 @@ func grepDB(t *testing.T, db *badger.DB, needles []string) []string {
 				return err
 			}
 			for _, s := range needles {
-				if bytes.Contains(v, []byte(s)) || bytes.Contains(item.Key(), []byte(s)) {
+				form := []byte(s)
+				if len(s) < 8 {
+					// A short value is searched as a JSON string: bare, it occurs by chance in
+					// the base64 of receipts and timestamp tokens (three letters: about 1 % of
+					// the records), which have no quote in them.
+					form = []byte(`"` + s + `"`)
+				}
+				if bytes.Contains(v, form) || bytes.Contains(item.Key(), form) {
 					hits = append(hits, fmt.Sprintf("%s@%d: %s", item.Key(), item.Version(), s))
 				}
 			}
