@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"sync"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -82,19 +84,27 @@ func (l *logStorage) QueueLeaves(ctx context.Context, tree *trillian.Tree, leave
 func queueLeavesTxn(s *Store, txn *badger.Txn, treeID int64, leaves []*trillian.LogLeaf, qNanos int64, start uint64) ([]*trillian.QueuedLogLeaf, error) {
 	ret := make([]*trillian.QueuedLogLeaf, len(leaves))
 	firstInBatch := make(map[string]int, len(leaves))
+	var unique []int // indexes of the first occurrence of each identity hash
 	for i, leaf := range leaves {
 		id := leaf.LeafIdentityHash
-		if j, ok := firstInBatch[string(id)]; ok {
-			ret[i] = alreadyExists(ret[j].Leaf)
+		if _, ok := firstInBatch[string(id)]; ok {
 			continue
 		}
 		firstInBatch[string(id)] = i
-		existing, err := readLeafData(s, txn, treeID, id)
-		if err != nil {
-			return nil, err
+		unique = append(unique, i)
+	}
+	existing, err := lookupLeaves(s, txn, treeID, leaves, unique)
+	if err != nil {
+		return nil, err
+	}
+	for i, leaf := range leaves {
+		id := leaf.LeafIdentityHash
+		if j := firstInBatch[string(id)]; j != i {
+			ret[i] = alreadyExists(ret[j].Leaf)
+			continue
 		}
-		if existing != nil {
-			ret[i] = alreadyExists(existing)
+		if e := existing[i]; e != nil {
+			ret[i] = alreadyExists(e)
 			continue
 		}
 		lr := leafRecord{queueNanos: qNanos, merkleHash: leaf.MerkleLeafHash, value: leaf.LeafValue, extra: leaf.ExtraData}
@@ -108,6 +118,57 @@ func queueLeavesTxn(s *Store, txn *badger.Txn, treeID int64, leaves []*trillian.
 		ret[i] = &trillian.QueuedLogLeaf{Leaf: leaf}
 	}
 	return ret, nil
+}
+
+// parallelLookupMin is the batch size from which lookupLeaves splits its reads across
+// goroutines. A miss costs a search of every memtable and a bloom check (sometimes a block
+// read) per table, about 7 µs; in a group commit of 64 leaves these reads were a third of the
+// committer's time, on one core.
+const parallelLookupMin = 16
+
+// lookupLeaves reads the stored leaf, if any, of leaves[i] for each i in idx, and returns them
+// by index. It must run before txn has pending writes: Badger's Txn.Get reads the pending
+// writes without a lock (and records the read keys under one, for conflict detection).
+func lookupLeaves(s *Store, txn *badger.Txn, treeID int64, leaves []*trillian.LogLeaf, idx []int) (map[int]*trillian.LogLeaf, error) {
+	found := make(map[int]*trillian.LogLeaf)
+	workers := min(runtime.GOMAXPROCS(0), 4, len(idx)/(parallelLookupMin/2))
+	if workers < 2 || len(idx) < parallelLookupMin {
+		for _, i := range idx {
+			e, err := readLeafData(s, txn, treeID, leaves[i].LeafIdentityHash)
+			if err != nil {
+				return nil, err
+			}
+			if e != nil {
+				found[i] = e
+			}
+		}
+		return found, nil
+	}
+	results := make([]*trillian.LogLeaf, len(idx))
+	errs := make([]error, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for k := w; k < len(idx); k += workers {
+				e, err := readLeafData(s, txn, treeID, leaves[idx[k]].LeafIdentityHash)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				results[k] = e
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	for k, e := range results {
+		if e != nil {
+			found[idx[k]] = e
+		}
+	}
+	return found, nil
 }
 
 func alreadyExists(leaf *trillian.LogLeaf) *trillian.QueuedLogLeaf {

@@ -471,3 +471,46 @@ func TestCloseWhileInUse(t *testing.T) {
 		t.Errorf("closing a snapshot after Close: %v", err)
 	}
 }
+
+// TestQueueLargeBatchWithDuplicates covers the parallel lookup of a large batch: leaves stored
+// by an earlier call and leaves repeated within the batch come back as AlreadyExists with the
+// stored leaf, and only the new ones are queued, once each.
+func TestQueueLargeBatchWithDuplicates(t *testing.T) {
+	s, tree := newSequencedTree(t)
+	ctx := context.Background()
+	ls := s.LogStorage()
+	first := createTestLeaves(40, 0)
+	if _, err := ls.QueueLeaves(ctx, tree, first, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// 20 stored leaves (every other one of the first call), 30 new ones, and each new one
+	// whose number is a multiple of 3 a second time.
+	var batch []*trillian.LogLeaf
+	for i := 0; i < 40; i += 2 {
+		batch = append(batch, first[i])
+	}
+	fresh := createTestLeaves(30, 100)
+	batch = append(batch, fresh...)
+	for i := 0; i < 30; i += 3 {
+		batch = append(batch, fresh[i])
+	}
+	got, err := ls.QueueLeaves(ctx, tree, batch, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != len(batch) {
+		t.Fatalf("%d results for %d leaves", len(got), len(batch))
+	}
+	for i, r := range got {
+		wantExists := i < 20 || i >= 50
+		if exists := status.FromProto(r.Status).Code() == codes.AlreadyExists; exists != wantExists {
+			t.Errorf("leaf %d: status %v, want AlreadyExists %v", i, r.Status, wantExists)
+		}
+		if !bytes.Equal(r.Leaf.LeafValue, batch[i].LeafValue) {
+			t.Errorf("leaf %d: value %q, want %q", i, r.Leaf.LeafValue, batch[i].LeafValue)
+		}
+	}
+	if n := integrateAll(t, s, tree); n != 70 {
+		t.Fatalf("integrated %d leaves, want 70 (40 + 30 new)", n)
+	}
+}
