@@ -15,7 +15,10 @@
 //     written; it is never split.
 //   - Dedup: leaves are unique per tree by LeafIdentityHash. QueueLeaves returns
 //     codes.AlreadyExists with the stored leaf for a duplicate, including a duplicate inside
-//     the same batch.
+//     the same batch. New leaves are told from stored ones by per-tree Bloom filters of the
+//     stored identity hashes, so a batch of new leaves costs no lookups; writers of leaves
+//     are serialised from their checks to their commit (see identities.go), and one Store
+//     only may write a database's key prefix.
 //   - Order: queued leaves are dequeued in arrival order (FIFO inside a batch and across
 //     batches), keyed by a persisted monotonic sequence number, never by wall time, so a
 //     clock that steps backwards can neither reorder nor strand queued leaves.

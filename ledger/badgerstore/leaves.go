@@ -43,6 +43,12 @@ func (l *logStorage) QueueLeaves(ctx context.Context, tree *trillian.Tree, leave
 	treeID := tree.GetTreeId()
 	qNanos := queueTimestamp.UnixNano()
 	var ret []*trillian.QueuedLogLeaf
+	s.leafMu.Lock()
+	defer s.leafMu.Unlock()
+	known, err := s.ids.tree(s, treeID)
+	if err != nil {
+		return nil, err
+	}
 	for attempt := 0; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -57,7 +63,7 @@ func (l *logStorage) QueueLeaves(ctx context.Context, tree *trillian.Tree, leave
 		// The numbers stay in flight, holding back the low-water mark, until the transaction
 		// has committed or failed.
 		txn := s.db.NewTransaction(true)
-		ret, err = queueLeavesTxn(s, txn, treeID, leaves, qNanos, start)
+		ret, err = queueLeavesTxn(s, txn, treeID, leaves, qNanos, start, known)
 		if err == nil {
 			err = txn.Commit()
 		}
@@ -80,20 +86,23 @@ func (l *logStorage) QueueLeaves(ctx context.Context, tree *trillian.Tree, leave
 }
 
 // queueLeavesTxn writes the leaves not yet stored, and their queue entries numbered from
-// start, into txn.
-func queueLeavesTxn(s *Store, txn *badger.Txn, treeID int64, leaves []*trillian.LogLeaf, qNanos int64, start uint64) ([]*trillian.QueuedLogLeaf, error) {
+// start, into txn, and adds their identity hashes to known. Only the identity hashes known may
+// contain are looked up; the caller holds s.leafMu until txn is committed or discarded.
+func queueLeavesTxn(s *Store, txn *badger.Txn, treeID int64, leaves []*trillian.LogLeaf, qNanos int64, start uint64, known *bloomChain) ([]*trillian.QueuedLogLeaf, error) {
 	ret := make([]*trillian.QueuedLogLeaf, len(leaves))
 	firstInBatch := make(map[string]int, len(leaves))
-	var unique []int // indexes of the first occurrence of each identity hash
+	var maybe []int // indexes of the first occurrence of each identity hash that may be stored
 	for i, leaf := range leaves {
 		id := leaf.LeafIdentityHash
 		if _, ok := firstInBatch[string(id)]; ok {
 			continue
 		}
 		firstInBatch[string(id)] = i
-		unique = append(unique, i)
+		if known.mayContain(id) {
+			maybe = append(maybe, i)
+		}
 	}
-	existing, err := lookupLeaves(s, txn, treeID, leaves, unique)
+	existing, err := lookupLeaves(s, txn, treeID, leaves, maybe)
 	if err != nil {
 		return nil, err
 	}
@@ -115,15 +124,15 @@ func queueLeavesTxn(s *Store, txn *badger.Txn, treeID int64, leaves []*trillian.
 		if err := setChecked(s, txn, s.k.queue(treeID, start+uint64(i)), qr.marshal()); err != nil {
 			return nil, err
 		}
+		known.add(id)
 		ret[i] = &trillian.QueuedLogLeaf{Leaf: leaf}
 	}
 	return ret, nil
 }
 
-// parallelLookupMin is the batch size from which lookupLeaves splits its reads across
-// goroutines. A miss costs a search of every memtable and a bloom check (sometimes a block
-// read) per table, about 7 µs; in a group commit of 64 leaves these reads were a third of the
-// committer's time, on one core.
+// parallelLookupMin is the number of lookups from which lookupLeaves splits its reads across
+// goroutines: a batch of leaves already stored (a caller appending again after a crash) costs
+// about 5 µs per leaf.
 const parallelLookupMin = 16
 
 // lookupLeaves reads the stored leaf, if any, of leaves[i] for each i in idx, and returns them
@@ -202,6 +211,12 @@ func (l *logStorage) AddSequencedLeaves(ctx context.Context, tree *trillian.Tree
 	treeID := tree.GetTreeId()
 	nanos := timestamp.UnixNano()
 	var ret []*trillian.QueuedLogLeaf
+	s.leafMu.Lock()
+	defer s.leafMu.Unlock()
+	known, err := s.ids.tree(s, treeID)
+	if err != nil {
+		return nil, err
+	}
 	err = s.update(ctx, "AddSequencedLeaves", func(txn *badger.Txn) error {
 		ret = make([]*trillian.QueuedLogLeaf, len(leaves))
 		ids := make(map[string]bool, len(leaves))
@@ -237,6 +252,7 @@ func (l *logStorage) AddSequencedLeaves(ctx context.Context, tree *trillian.Tree
 					return err
 				}
 			}
+			known.add(leaf.LeafIdentityHash)
 			ret[i] = &trillian.QueuedLogLeaf{Leaf: leaf, Status: status.New(codes.OK, "OK").Proto()}
 		}
 		return nil

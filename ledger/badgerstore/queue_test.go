@@ -100,13 +100,19 @@ func TestLowWaterMarkWaitsForLateCommit(t *testing.T) {
 	if lw := lowWater(s, tree.TreeId); lw > start {
 		t.Fatalf("low-water mark %d passed the in-flight number %d", lw, start)
 	}
+	s.leafMu.Lock()
+	known, err := s.ids.tree(s, tree.TreeId)
+	if err != nil {
+		t.Fatal(err)
+	}
 	txn := s.db.NewTransaction(true)
-	if _, err := queueLeavesTxn(s, txn, tree.TreeId, late, time.Now().UnixNano(), start); err != nil {
+	if _, err := queueLeavesTxn(s, txn, tree.TreeId, late, time.Now().UnixNano(), start, known); err != nil {
 		t.Fatal(err)
 	}
 	if err := txn.Commit(); err != nil {
 		t.Fatal(err)
 	}
+	s.leafMu.Unlock()
 	s.releaseQueueSeqs(start)
 	if n := integrateAll(t, s, tree); n != 3 {
 		t.Fatalf("integrated %d late leaves, want 3", n)

@@ -68,6 +68,11 @@ type Store struct {
 
 	queue queueState
 
+	// leafMu is held by every writer of leaf keys from its checks until its commit; it
+	// guards ids. See identities.
+	leafMu sync.Mutex
+	ids    identities
+
 	// active counts method calls in progress; Close waits for them before closing the
 	// database, so that a call racing with Close gets an error instead of a Badger panic.
 	active    atomic.Int64
@@ -101,11 +106,13 @@ func Open(ctx context.Context, dir string, o Options) (*Store, error) {
 
 // New returns a Store over an already open database, which the caller keeps owning: Close
 // does not close it. The database should have been opened with SyncWrites, or acknowledged
-// writes are not durable.
+// writes are not durable. Only one Store at a time may use a database with a given
+// Options.KeyPrefix: it keeps the queue counter and the known leaf identities in memory.
 func New(db *badger.DB, o Options) *Store {
 	o = o.withDefaults()
 	s := &Store{db: db, opts: o, k: keys{prefix: []byte(o.KeyPrefix)}, log: o.Logger}
 	s.queue.init()
+	s.ids = newIdentities()
 	return s
 }
 
