@@ -148,7 +148,7 @@ func (a *Appliance) health(ctx context.Context) web.Health {
 	}
 	// An expiring root CRL is a warning for the operator (renew it in a key ceremony); an
 	// expired or missing one means relying parties can no longer check the chain.
-	if err := a.keys.RootCRLStatus(a.now()); errors.Is(err, keys.ErrRootCRLExpiring) {
+	if err := a.rootCRLStatus(); errors.Is(err, keys.ErrRootCRLExpiring) {
 		h.Components["keys"] = "warning: " + err.Error()
 	} else {
 		set("keys", err)

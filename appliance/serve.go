@@ -40,6 +40,9 @@ func (a *Appliance) Serve(ctx context.Context, ready func(listen, metrics net.Ad
 	if tlsConf != nil {
 		ln = tls.NewListener(ln, tlsConf)
 	}
+	wctx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go a.watchRootCRL(wctx, rootCRLPoll)
 	servers := []*http.Server{srv}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()

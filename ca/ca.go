@@ -20,6 +20,7 @@
 package ca
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/ecdsa"
@@ -92,6 +93,8 @@ type CA struct {
 	gen   atomic.Uint64 // bumped after every revocation: the cached CRL is stale
 	crlMu sync.Mutex
 	crl   cachedCRL
+
+	rootCRL atomic.Pointer[x509.RevocationList] // nil: the hierarchy has none
 }
 
 // SignerRequest is a verified identity and the public key to certify.
@@ -178,7 +181,47 @@ func New(ctx context.Context, o Options) (*CA, error) {
 	if err := o.Keys.OCSP.CheckSignatureFrom(o.Keys.Issuing); err != nil {
 		return nil, fmt.Errorf("ca: the OCSP responder certificate is not issued by the issuing CA: %w", err)
 	}
+	if o.Keys.RootCRL != nil {
+		crl, err := x509.ParseRevocationList(o.Keys.RootCRL)
+		if err != nil {
+			return nil, fmt.Errorf("ca: the key set's root CRL: %w", err)
+		}
+		if _, err := c.UpdateRootCRL(crl); err != nil {
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// RootCRL returns the root CRL the CA publishes, or nil when the hierarchy has none.
+func (c *CA) RootCRL() *x509.RevocationList { return c.rootCRL.Load() }
+
+// UpdateRootCRL publishes crl as the root CRL (at /ca/root.crl and in revocation data) if it
+// is newer than the current one: it must be signed by the root and carry a CRL number; a
+// higher number replaces the current CRL (true), the same CRL again changes nothing (false),
+// and a lower number or another CRL with the same number is an error.
+func (c *CA) UpdateRootCRL(crl *x509.RevocationList) (bool, error) {
+	if err := crl.CheckSignatureFrom(c.keys.Root); err != nil {
+		return false, fmt.Errorf("ca: root CRL not signed by the root CA: %w", err)
+	}
+	if crl.Number == nil || crl.Number.Sign() <= 0 {
+		return false, errors.New("ca: root CRL without a CRL number")
+	}
+	for {
+		cur := c.rootCRL.Load()
+		if cur != nil {
+			switch n := crl.Number.Cmp(cur.Number); {
+			case n == 0 && bytes.Equal(crl.Raw, cur.Raw):
+				return false, nil
+			case n <= 0:
+				return false, fmt.Errorf("ca: root CRL number %v is not above the published one, %v", crl.Number, cur.Number)
+			}
+		}
+		if c.rootCRL.CompareAndSwap(cur, crl) {
+			c.log.Info("ca: publishing the root CRL", "number", crl.Number.String(), "next_update", crl.NextUpdate, "revoked", len(crl.RevokedCertificateEntries))
+			return true, nil
+		}
+	}
 }
 
 func pemCert(c *x509.Certificate) []byte {

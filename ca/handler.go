@@ -65,16 +65,17 @@ func (c *CA) serveCRL(w http.ResponseWriter, r *http.Request) {
 	w.Write(der)
 }
 
-// serveRootCRL publishes the root CRL loaded with the key set. It is served even once expired
-// (a relying party decides what a stale CRL is worth); keys.Set.RootCRLStatus reports that.
+// serveRootCRL publishes the current root CRL (see UpdateRootCRL). It is served even once
+// expired (a relying party decides what a stale CRL is worth); keys.CheckRootCRL reports that.
 func (c *CA) serveRootCRL(w http.ResponseWriter, r *http.Request) {
-	if c.keys.RootCRL == nil {
+	crl := c.RootCRL()
+	if crl == nil {
 		http.Error(w, "this hierarchy has no root CRL: run paraphe ca renew-root-crl", http.StatusNotFound)
 		return
 	}
 	w.Header().Set("Content-Type", "application/pkix-crl")
 	w.Header().Set("Cache-Control", "public, max-age=3600, no-transform")
-	w.Write(c.keys.RootCRL)
+	w.Write(crl.Raw)
 }
 
 func (c *CA) serveOCSPPost(w http.ResponseWriter, r *http.Request) {

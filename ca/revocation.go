@@ -51,10 +51,11 @@ func (r *InProcessRevocation) Revocation(ctx context.Context, cert, issuer *x509
 		if len(cert.CRLDistributionPoints) == 0 {
 			return nil, nil, nil
 		}
-		if c.keys.RootCRL == nil {
+		crl := c.RootCRL()
+		if crl == nil {
 			return nil, nil, fmt.Errorf("ca: %s names a CRL distribution point but the key set has no root CRL", cert.Subject)
 		}
-		return [][]byte{c.keys.RootCRL}, nil, nil
+		return [][]byte{crl.Raw}, nil, nil
 	case r.fallback != nil:
 		return r.fallback.Revocation(ctx, cert, issuer)
 	}

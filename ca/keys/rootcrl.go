@@ -44,20 +44,40 @@ var (
 
 // RootCRLStatus says whether the root CRL loaded with the Set can be published at now: nil
 // while it is valid for more than RootCRLRenewBefore; otherwise an error wrapping
-// ErrRootCRLMissing, ErrRootCRLExpired or ErrRootCRLExpiring that says what to do. The root
-// CRL is read by Init and Load only: after RenewRootCRL the appliance must be restarted.
+// ErrRootCRLMissing, ErrRootCRLExpired or ErrRootCRLExpiring that says what to do. The Set
+// holds the root CRL read by Init or Load; a running appliance serves a renewed one (see
+// ReadRootCRL) and reports on it with CheckRootCRL.
 func (s *Set) RootCRLStatus(now time.Time) error {
-	const fix = "renew it in a key ceremony: paraphe ca renew-root-crl, then restart the appliance"
+	if s.RootCRL == nil {
+		return CheckRootCRL(time.Time{}, now)
+	}
+	return CheckRootCRL(s.RootCRLNextUpdate, now)
+}
+
+// CheckRootCRL is RootCRLStatus for a root CRL whose nextUpdate is given; the zero time means
+// there is none.
+func CheckRootCRL(nextUpdate, now time.Time) error {
+	const fix = "renew it in a key ceremony: paraphe ca renew-root-crl; a running appliance serves the new one within a minute"
 	switch {
-	case s.RootCRL == nil:
+	case nextUpdate.IsZero():
 		return fmt.Errorf("%w (%s)", ErrRootCRLMissing, fix)
-	case !now.Before(s.RootCRLNextUpdate):
-		return fmt.Errorf("%w on %s (%s)", ErrRootCRLExpired, s.RootCRLNextUpdate.UTC().Format(time.RFC3339), fix)
-	case !now.Before(s.RootCRLNextUpdate.Add(-RootCRLRenewBefore)):
-		return fmt.Errorf("%w, on %s (%s)", ErrRootCRLExpiring, s.RootCRLNextUpdate.UTC().Format(time.RFC3339), fix)
+	case !now.Before(nextUpdate):
+		return fmt.Errorf("%w on %s (%s)", ErrRootCRLExpired, nextUpdate.UTC().Format(time.RFC3339), fix)
+	case !now.Before(nextUpdate.Add(-RootCRLRenewBefore)):
+		return fmt.Errorf("%w, on %s (%s)", ErrRootCRLExpiring, nextUpdate.UTC().Format(time.RFC3339), fix)
 	}
 	return nil
 }
+
+// ReadRootCRL reads the root CRL from the key directory dir, as RenewRootCRL last wrote it,
+// and checks that root signed it and that it has a CRL number. It returns nil, nil when dir
+// holds none. It needs no key: the appliance calls it to pick up a CRL renewed while it runs.
+func ReadRootCRL(dir string, root *x509.Certificate) (*x509.RevocationList, error) {
+	return readRootCRL(dir, root)
+}
+
+// RootCRLFile is the path of the root CRL in the key directory dir.
+func RootCRLFile(dir string) string { return filepath.Join(dir, rootCRLName) }
 
 // RevokedCert is a certificate issued by the root to put on its CRL.
 type RevokedCert struct {

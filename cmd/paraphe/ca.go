@@ -83,7 +83,7 @@ func runRenewRootCRL(ctx context.Context, args []string, stdout, stderr io.Write
 		fmt.Fprintf(stdout, "  %x  reason %d  since %s\n", e.SerialNumber, e.ReasonCode, e.RevocationTime.UTC().Format(time.RFC3339))
 	}
 	fmt.Fprintf(stdout, "SHA-256:      %x\n", sha256.Sum256(crl.Raw))
-	fmt.Fprintln(stdout, "Restart the appliance to publish it at /ca/root.crl.")
+	fmt.Fprintln(stdout, "A running appliance publishes it at /ca/root.crl within 30 seconds.")
 	return nil
 }
 
