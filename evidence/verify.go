@@ -692,6 +692,9 @@ func (v *verifier) report() {
 	} else if seal, err := parsePEM(v.b.Files[SealPath]); err == nil && rep.Signatures[0].Signer.Serial != seal[0].SerialNumber.Text(16) {
 		v.fail("%s: sealed by certificate %s, not by the platform seal %s", ReportPath, rep.Signatures[0].Signer.Serial, seal[0].SerialNumber.Text(16))
 	}
+	if rep.Level != "B-LTA" {
+		v.fail("%s: the platform seal reaches PAdES %s, not B-LTA (no document timestamp over its validation data)", ReportPath, orNone(rep.Level))
+	}
 	if v.m.ReportFormat != ReportFormat {
 		v.warn("%s: report format %d is unknown to this verifier; its content was not compared with the bundle", ReportPath, v.m.ReportFormat)
 		return
@@ -704,4 +707,11 @@ func (v *verifier) report() {
 	if !bytes.HasPrefix(pdf, want) {
 		v.fail("%s: its content is not the rendering of this bundle (the report says something the bundle does not back)", ReportPath)
 	}
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "no level"
+	}
+	return s
 }

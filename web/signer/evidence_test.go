@@ -369,6 +369,12 @@ func tamperCases(t *testing.T, w *world, b *evidence.Bundle) {
 		{"the report", func() []byte {
 			return tamperManifest(t, b, func(m *evidence.Manifest) { m.Envelope.Title = "Autre titre" })
 		}, []string{"report.pdf: its content is not the rendering of this bundle"}},
+		{"the report's document timestamp stripped (B-LT)", func() []byte {
+			return tamperFile(t, b, evidence.ReportPath, func(pdf []byte) []byte { return revisionsBack(t, pdf, 1) })
+		}, []string{"report.pdf: the platform seal reaches PAdES B-LT, not B-LTA"}},
+		{"the report's validation data and document timestamp stripped (B-T)", func() []byte {
+			return tamperFile(t, b, evidence.ReportPath, func(pdf []byte) []byte { return revisionsBack(t, pdf, 2) })
+		}, []string{"report.pdf: the platform seal reaches PAdES B-T, not B-LTA"}},
 		{"a signature timestamp", func() []byte {
 			return tamperManifest(t, b, func(m *evidence.Manifest) {
 				for i := range m.Timestamps {
@@ -407,6 +413,29 @@ func tamperCases(t *testing.T, w *world, b *evidence.Bundle) {
 			}
 		})
 	}
+}
+
+// revisionsBack returns pdf without its last n incremental updates (cut after the %%EOF that
+// ends the earlier revision, with its end of line).
+func revisionsBack(t *testing.T, pdf []byte, n int) []byte {
+	t.Helper()
+	var ends []int
+	for off := 0; ; {
+		i := bytes.Index(pdf[off:], []byte("%%EOF"))
+		if i < 0 {
+			break
+		}
+		end := off + i + len("%%EOF")
+		for end < len(pdf) && (pdf[end] == '\r' || pdf[end] == '\n') {
+			end++
+		}
+		ends = append(ends, end)
+		off = end
+	}
+	if len(ends) <= n {
+		t.Fatalf("the PDF has %d revisions, cannot remove %d", len(ends), n)
+	}
+	return bytes.Clone(pdf[:ends[len(ends)-1-n]])
 }
 
 func itoa(n uint64) string { return strconv.FormatUint(n, 10) }
