@@ -8,14 +8,17 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/pem"
 	"net/http"
 	"net/http/httptest"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/paraphe/paraphe/ca"
 	"github.com/paraphe/paraphe/ca/keys"
+	"github.com/paraphe/paraphe/internal/testtool"
 	"github.com/paraphe/paraphe/tsa"
 )
 
@@ -93,6 +96,7 @@ func TestWithApplianceCAAndTSA(t *testing.T) {
 	if strings.Count(out, "Certificate is Trusted.") != 2 {
 		t.Errorf("pdfsig trusts no certificate:\n%s", out)
 	}
+	externalChecks(t, "signed", lta.Bytes(), rep, ks.Root, 3)
 
 	// The electronic seal, with revocation data over HTTP then from the CA in process: the seal
 	// certificate, the issuing CA and the TSA unit name the root's CRL, which the DSS carries.
@@ -112,6 +116,7 @@ func TestWithApplianceCAAndTSA(t *testing.T) {
 		if !rep.Valid || rep.Level != "B-LTA" || rep.Signatures[0].Field != SealFieldName || rep.Signatures[0].Revocation != "good (CRL in the DSS)" {
 			t.Fatalf("seal (%s):\n%s", name, reportText(rep))
 		}
+		externalChecks(t, "seal ("+name+")", sealed.Bytes(), rep, ks.Root, 2)
 		if !dssHolds(t, sealed.Bytes(), ks.RootCRL) {
 			t.Errorf("seal (%s): the DSS lacks the root CRL", name)
 		}
@@ -122,6 +127,52 @@ func TestWithApplianceCAAndTSA(t *testing.T) {
 		if !strings.Contains(out, "Signature is Valid.") {
 			t.Errorf("pdfsig on the seal (%s):\n%s", name, out)
 		}
+	}
+}
+
+// externalChecks runs qpdf --check on doc, and openssl ts -verify on every timestamp token it
+// holds: the signature timestamp in each signature's CMS (over the signature value) and each
+// document timestamp (over its signed bytes), against root alone. want is the number of tokens.
+func externalChecks(t *testing.T, name string, doc []byte, rep *Report, root *x509.Certificate, want int) {
+	t.Helper()
+	qpdf := testtool.Require(t, "qpdf")
+	openssl := testtool.Require(t, "openssl")
+	dir := t.TempDir()
+	path := writeTemp(t, dir, "doc.pdf", doc)
+	if out, err := exec.Command(qpdf, "--check", path).CombinedOutput(); err != nil || !strings.Contains(string(out), "No syntax or stream encoding errors") {
+		t.Errorf("%s: qpdf --check: %v\n%s", name, err, out)
+	}
+	rootPEM := writeTemp(t, dir, "root.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}))
+	verified := 0
+	tsVerify := func(what string, token, data []byte) {
+		t.Helper()
+		tst := writeTemp(t, dir, "token.tst", token)
+		in := writeTemp(t, dir, "data", data)
+		out, err := exec.Command(openssl, "ts", "-verify", "-in", tst, "-token_in", "-data", in, "-CAfile", rootPEM).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Verification: OK") {
+			t.Errorf("%s: openssl ts -verify (%s): %v\n%s", name, what, err, out)
+			return
+		}
+		verified++
+	}
+	for _, s := range extractSignatures(t, doc, rep) {
+		if s.kind == "document-timestamp" {
+			tsVerify("document timestamp "+s.field, s.der, s.content)
+			continue
+		}
+		sd, err := parseSignedData(s.der)
+		if err != nil {
+			t.Fatalf("%s: %s: %v", name, s.field, err)
+		}
+		tok := sd.signer.unsigned[oidAttrTimeStampToken.String()]
+		if len(tok) != 1 {
+			t.Errorf("%s: %s carries %d signature timestamp tokens, want 1", name, s.field, len(tok))
+			continue
+		}
+		tsVerify("signature timestamp of "+s.field, tok[0], sd.signer.signature)
+	}
+	if verified != want {
+		t.Errorf("%s: openssl verified %d timestamp tokens, want %d", name, verified, want)
 	}
 }
 
