@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -94,10 +95,10 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 	}
 
 	if a.handler, err = web.New(web.Options{
-		Mounts:         a.mounts(),
+		Mounts:         append(a.mounts(), a.devMounts()...),
 		Health:         a.health,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
-		RateLimits:     rateLimits(cfg.HTTP.RateLimit),
+		RateLimits:     rateLimits(cfg.HTTP.RateLimit, a.tsa.RejectRateLimited),
 		RequestTimeout: cfg.HTTP.WriteTimeout,
 		TLS:            cfg.TLS.Mode != config.TLSOff,
 		Logger:         log,
@@ -170,16 +171,33 @@ func openBadger(dir string, log *slog.Logger) (*badger.DB, error) {
 	return badger.Open(badgerstore.BadgerOptions(dir, log))
 }
 
-func rateLimits(c config.RateLimit) []web.RateLimit {
-	limit := func(perSecond float64, prefixes ...string) web.RateLimit {
-		return web.RateLimit{Prefixes: prefixes, PerSecond: perSecond, Burst: int(3 * perSecond)}
+// rateLimits are the front's limits. The protocols that have their own way of saying "later"
+// use it, so that a client held back gets an answer it can parse: a time-stamp query gets an
+// RFC 3161 rejection (tsaReject), an OCSP request the OCSP status tryLater; the rest get 429.
+func rateLimits(c config.RateLimit, tsaReject func(http.ResponseWriter, *http.Request) bool) []web.RateLimit {
+	limit := func(perSecond float64, reject func(http.ResponseWriter, *http.Request) bool, prefixes ...string) web.RateLimit {
+		return web.RateLimit{Prefixes: prefixes, PerSecond: perSecond, Burst: int(3 * perSecond), Reject: reject}
 	}
 	return []web.RateLimit{
-		limit(c.Ceremony, "/s/"),
-		limit(c.API, "/api/"),
-		limit(c.TSA, "/tsa"),
-		limit(c.OCSP, "/ocsp", "/ca/crl"),
-		limit(c.Verify, "/verify"),
-		limit(c.Admin, admin.Pattern),
+		limit(c.Ceremony, nil, "/s/"),
+		limit(c.API, nil, "/api/"),
+		limit(c.TSA, tsaReject, "/tsa"),
+		limit(c.OCSP, ocspTryLater, "/ocsp", "/ca/crl"),
+		limit(c.Verify, nil, "/verify"),
+		limit(c.Admin, nil, admin.Pattern),
 	}
+}
+
+// ocspTryLater answers an OCSP request (GET /ocsp/{request} or POST /ocsp) with the unsigned
+// OCSPResponse of status tryLater (RFC 6960 §2.3, §4.2.1); a CRL download gets the default 429.
+func ocspTryLater(w http.ResponseWriter, r *http.Request) bool {
+	if (r.URL.Path != "/ocsp" && !strings.HasPrefix(r.URL.Path, "/ocsp/")) || (r.Method != http.MethodGet && r.Method != http.MethodPost) {
+		return false
+	}
+	const tryLater = 3
+	h := w.Header()
+	h.Set("Content-Type", "application/ocsp-response")
+	h.Set("Cache-Control", "no-store")
+	w.Write([]byte{0x30, 0x03, 0x0a, 0x01, tryLater}) // OCSPResponse ::= SEQUENCE { responseStatus ENUMERATED }
+	return true
 }

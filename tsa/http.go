@@ -34,20 +34,7 @@ func (t *TSA) Handler() http.Handler {
 }
 
 func (t *TSA) serveTSA(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		http.Error(w, "use POST with "+ContentTypeQuery, http.StatusMethodNotAllowed)
-		return
-	}
-	ct := r.Header.Get("Content-Type")
-	if ct != ContentTypeQuery { // fast path; otherwise parse parameters and case
-		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != ContentTypeQuery {
-			http.Error(w, "Content-Type must be "+ContentTypeQuery, http.StatusUnsupportedMediaType)
-			return
-		}
-	}
-	if r.ContentLength > MaxRequestBytes {
-		http.Error(w, "request body over "+strconv.Itoa(MaxRequestBytes)+" bytes", http.StatusRequestEntityTooLarge)
+	if !checkQuery(w, r) {
 		return
 	}
 	body, err := readBody(w, r)
@@ -60,12 +47,59 @@ func (t *TSA) serveTSA(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "reading the request body failed", http.StatusBadRequest)
 		return
 	}
-	resp := t.Respond(r.Context(), body)
+	writeReply(w, t.Respond(r.Context(), body))
+}
+
+// checkQuery answers with an HTTP error, and returns false, a request that is no time-stamp
+// query at all: another method, another content type, a declared body over MaxRequestBytes.
+func checkQuery(w http.ResponseWriter, r *http.Request) bool {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		http.Error(w, "use POST with "+ContentTypeQuery, http.StatusMethodNotAllowed)
+		return false
+	}
+	ct := r.Header.Get("Content-Type")
+	if ct != ContentTypeQuery { // fast path; otherwise parse parameters and case
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != ContentTypeQuery {
+			http.Error(w, "Content-Type must be "+ContentTypeQuery, http.StatusUnsupportedMediaType)
+			return false
+		}
+	}
+	if r.ContentLength > MaxRequestBytes {
+		http.Error(w, "request body over "+strconv.Itoa(MaxRequestBytes)+" bytes", http.StatusRequestEntityTooLarge)
+		return false
+	}
+	return true
+}
+
+func writeReply(w http.ResponseWriter, resp []byte) {
 	h := w.Header()
 	h["Content-Type"] = []string{ContentTypeReply}
 	h["Content-Length"] = []string{strconv.Itoa(len(resp))}
 	h["Cache-Control"] = []string{"no-store"}
 	w.Write(resp)
+}
+
+// RejectRateLimited answers a request to POST /tsa that a rate limiter holds back (see
+// web.RateLimit.Reject) as RFC 3161 requires of every refusal: HTTP 200 with a TimeStampResp,
+// PKIStatus rejection, failInfo systemFailure and a statusString saying the client is rate
+// limited (with the Retry-After already set on w, if any). A request that is no time-stamp
+// query gets the same HTTP error as from Handler. It returns false, writing nothing, for other
+// paths (GET /tsa/certs.pem), which have no protocol-level refusal.
+func (t *TSA) RejectRateLimited(w http.ResponseWriter, r *http.Request) bool {
+	if r.URL.Path != "/tsa" {
+		return false
+	}
+	if !checkQuery(w, r) {
+		return true
+	}
+	text := "rate limited: too many requests from this address"
+	if ra := w.Header().Get("Retry-After"); ra != "" {
+		text += "; retry after " + ra + " s"
+	}
+	t.metrics.refused[SystemFailure].Inc()
+	writeReply(w, encodeRejection(SystemFailure, text))
+	return true
 }
 
 // readBody reads at most MaxRequestBytes, sized by Content-Length when the client sent one.

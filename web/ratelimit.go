@@ -13,12 +13,22 @@ import (
 )
 
 // RateLimit bounds the requests one client address may make to the routes under Prefixes:
-// PerSecond on average with bursts of Burst. Over the limit a request gets 429 with
-// Retry-After and never reaches its handler.
+// PerSecond on average with bursts of Burst. Over the limit a request never reaches its
+// handler: it gets Retry-After and the answer of Reject, or by default 429 (RateLimited).
 type RateLimit struct {
 	Prefixes  []string
 	PerSecond float64
 	Burst     int
+	// Reject, when set, answers a request over the limit in the terms of its protocol (an
+	// RFC 3161 rejection, an OCSP tryLater), with Retry-After already set on w. It returns
+	// false to leave the request to the default 429.
+	Reject func(w http.ResponseWriter, r *http.Request) bool
+}
+
+// RateLimited writes the default answer to a request over its rate limit: 429 with an
+// ErrorBody, Retry-After being set on w.
+func RateLimited(w http.ResponseWriter, r *http.Request) {
+	Error(w, http.StatusTooManyRequests, "rate_limited", "too many requests from this address; retry after "+w.Header().Get("Retry-After")+" s")
 }
 
 // limiters holds one token bucket per client address and rate limit, forgetting addresses
@@ -48,8 +58,9 @@ func newLimiters(limits []RateLimit) *limiters {
 	return &limiters{limits: limits, now: time.Now, buckets: map[bucketKey]*bucket{}}
 }
 
-// allow reports whether the request may proceed, and otherwise how long to wait.
-func (l *limiters) allow(r *http.Request) (bool, time.Duration) {
+// allow reports whether the request may proceed, and otherwise how long to wait and the
+// limit it is over.
+func (l *limiters) allow(r *http.Request) (bool, time.Duration, *RateLimit) {
 	idx := -1
 	for i, lim := range l.limits {
 		for _, p := range lim.Prefixes {
@@ -63,7 +74,7 @@ func (l *limiters) allow(r *http.Request) (bool, time.Duration) {
 		}
 	}
 	if idx < 0 || l.limits[idx].PerSecond <= 0 {
-		return true, 0
+		return true, 0, nil
 	}
 	addr := clientAddr(r)
 	now := l.now()
@@ -88,9 +99,9 @@ func (l *limiters) allow(r *http.Request) (bool, time.Duration) {
 	res := b.lim.ReserveN(now, 1)
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
-		return false, d
+		return false, d, &l.limits[idx]
 	}
-	return true, 0
+	return true, 0, nil
 }
 
 // clientAddr is the client's IP address; IPv6 clients are grouped by /64, since one host

@@ -117,9 +117,11 @@ func (f *front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if f.o.TLS {
 		h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 	}
-	if ok, wait := f.limits.allow(r); !ok {
+	if ok, wait, lim := f.limits.allow(r); !ok {
 		rec.Header().Set("Retry-After", retryAfter(wait))
-		Error(rec, http.StatusTooManyRequests, "rate_limited", "too many requests from this address; retry after "+retryAfter(wait)+" s")
+		if lim.Reject == nil || !lim.Reject(rec, r) {
+			RateLimited(rec, r)
+		}
 		f.done(rec, r, "", start)
 		return
 	}

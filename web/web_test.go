@@ -188,3 +188,42 @@ func TestRateLimitPerAddress(t *testing.T) {
 		t.Fatalf("same /64 not grouped: %d", rr.Code)
 	}
 }
+
+// A limit's Reject answers in its protocol's terms, with Retry-After set; returning false
+// leaves the request to the default 429.
+func TestRateLimitReject(t *testing.T) {
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(204) })
+	reached := 0
+	h, err := New(Options{
+		MaxBodyBytes: 1024,
+		Mounts:       []Mount{{Patterns: []string{"/p", "/p/"}, Handler: ok}},
+		RateLimits: []RateLimit{{Prefixes: []string{"/p"}, PerSecond: 1, Burst: 1, Reject: func(w http.ResponseWriter, r *http.Request) bool {
+			reached++
+			if r.URL.Path != "/p" {
+				return false
+			}
+			w.Header().Set("Content-Type", "application/x-proto")
+			w.Write([]byte("later " + w.Header().Get("Retry-After")))
+			return true
+		}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hit := func(path string) *httptest.ResponseRecorder {
+		rr := httptest.NewRecorder()
+		h.ServeHTTP(rr, httptest.NewRequest("POST", path, nil))
+		return rr
+	}
+	if rr := hit("/p"); rr.Code != 204 || reached != 0 {
+		t.Fatalf("within the limit: %d, Reject called %d times", rr.Code, reached)
+	}
+	if rr := hit("/p"); rr.Code != 200 || rr.Header().Get("Content-Type") != "application/x-proto" || rr.Body.String() != "later 1" {
+		t.Fatalf("over the limit: %d %q %q", rr.Code, rr.Header().Get("Content-Type"), rr.Body)
+	}
+	rr := hit("/p/other")
+	var body ErrorBody
+	if rr.Code != 429 || rr.Header().Get("Retry-After") == "" || json.Unmarshal(rr.Body.Bytes(), &body) != nil || body.Error != "rate_limited" {
+		t.Fatalf("declined by Reject: %d %q", rr.Code, rr.Body)
+	}
+}
