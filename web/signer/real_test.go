@@ -3,15 +3,24 @@ package signer_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/paraphe/paraphe/ceremony/ceremonytest"
 	"github.com/paraphe/paraphe/internal/testtool"
+	"github.com/paraphe/paraphe/ledger"
+	"github.com/paraphe/paraphe/ledger/event"
 	"github.com/paraphe/paraphe/pades"
 )
 
@@ -65,9 +74,30 @@ func TestSealEndpoint(t *testing.T) {
 	w := newRealWorld(t)
 	pdf := ceremonytest.MinimalPDF(2, "Attestation")
 	hdr := map[string]string{"Authorization": "Bearer " + w.key, "Content-Type": "application/pdf"}
-	r := do(t, http.DefaultClient, "POST", w.srv.URL+"/api/v1/seal", hdr, bytes.NewReader(pdf))
+	req, err := http.NewRequest("POST", w.srv.URL+"/api/v1/seal", bytes.NewReader(pdf))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	r := reply{resp.StatusCode, body}
 	if r.Status != http.StatusOK {
 		t.Fatalf("seal: %d %s", r.Status, r.Body)
+	}
+	before, after := sha256.Sum256(pdf), sha256.Sum256(r.Body)
+	if got, want := resp.Header.Get("Digest"), "sha-256="+hex.EncodeToString(after[:]); got != want {
+		t.Errorf("Digest header %q, want %q", got, want)
+	}
+	eventID := resp.Header.Get("Paraphe-Event")
+	if eventID == "" {
+		t.Fatal("the sealed PDF comes without a Paraphe-Event header")
 	}
 	rep, err := pades.Verify(context.Background(), bytes.NewReader(r.Body), int64(len(r.Body)), pades.VerifyOptions{Roots: w.roots})
 	if err != nil || !rep.Valid || len(rep.Signatures) != 2 || rep.Signatures[0].Field != pades.SealFieldName || rep.Signatures[1].Kind != "document-timestamp" {
@@ -84,4 +114,63 @@ func TestSealEndpoint(t *testing.T) {
 	if r := do(t, http.DefaultClient, "POST", w.srv.URL+"/api/v1/seal", hdr, bytes.NewReader(pdf)); r.Status != http.StatusUnauthorized {
 		t.Fatalf("seal without a key: %d", r.Status)
 	}
+
+	// The seal is a ledger event named by the header, with the digests before and after; the
+	// refused requests add none.
+	var seals []event.Event
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		seals = seals[:0]
+		found := false
+		for _, ev := range ledgerEvents(t, w) {
+			if ev.Type == "seal.applied" {
+				seals = append(seals, ev)
+				found = found || ev.ID == eventID
+			}
+		}
+		if found || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(seals) != 1 {
+		t.Fatalf("%d seal.applied events in the ledger, want 1: %+v", len(seals), seals)
+	}
+	ev := seals[0]
+	if ev.ID != eventID || !strings.HasPrefix(ev.Envelope, "seal-") ||
+		ev.Data["document"] != hex.EncodeToString(before[:]) || ev.Data["digest"] != hex.EncodeToString(after[:]) {
+		t.Fatalf("seal.applied %+v, want id %s, document %x (before), digest %x (after)", ev, eventID, before, after)
+	}
+}
+
+// ledgerEvents reads every leaf of the world's ledger up to its latest checkpoint.
+func ledgerEvents(t *testing.T, w *world) []event.Event {
+	t.Helper()
+	cp, err := w.ledger.Log.Checkpoint(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []event.Event
+	h := w.ledger.Log.Handler()
+	for start := uint64(0); start < cp.Size; start += ledger.MaxEntriesPage {
+		end := min(start+ledger.MaxEntriesPage, cp.Size)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", fmt.Sprintf("/ledger/entries?start=%d&end=%d", start, end), nil))
+		if rec.Code != http.StatusOK {
+			// The published checkpoint may trail the one just read; try again later.
+			return out
+		}
+		var page ledger.EntriesResponse
+		if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range page.Entries {
+			ev, err := event.Parse(e.Leaf)
+			if err != nil {
+				t.Fatalf("leaf #%d: %v", e.Index, err)
+			}
+			out = append(out, ev)
+		}
+	}
+	return out
 }
