@@ -29,7 +29,7 @@ import (
 	"github.com/paraphe/paraphe/ledger/verify"
 )
 
-func testConfig(t *testing.T, dir string, env ...string) config.Config {
+func testConfig(t testing.TB, dir string, env ...string) config.Config {
 	t.Helper()
 	env = append([]string{
 		"PARAPHE_DATA_DIR=" + dir,
