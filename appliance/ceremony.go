@@ -102,7 +102,8 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 		return err
 	}
 	secure := a.cfg.TLS.Mode != config.TLSOff
-	pages, err := signerui.New(signerui.Options{Service: svc, Secure: secure, Logger: a.log.With("component", "signerui")})
+	pages, err := signerui.New(signerui.Options{Service: svc, Secure: secure, ReadDwell: readDwell(a.cfg.Ceremony.ReadDwell),
+		Logger: a.log.With("component", "signerui")})
 	if err != nil {
 		return err
 	}
@@ -188,11 +189,10 @@ func (a *Appliance) notifier() (ceremony.Notifier, error) {
 		n.Text = a.outbox
 	case "http":
 		h := a.cfg.SMS.HTTP
-		var ok []int
-		if h.SuccessStatus != 0 {
-			ok = []int{h.SuccessStatus}
-		}
-		g, err := ceremony.NewHTTPGateway(ceremony.HTTPGatewayConfig{URL: h.URL, Method: h.Method, Headers: h.Headers, Body: h.Body, SuccessStatus: ok})
+		// The success condition: one of the statuses (any 2xx when none is listed) and, when
+		// set, the marker in the response body.
+		g, err := ceremony.NewHTTPGateway(ceremony.HTTPGatewayConfig{URL: h.URL, Method: h.Method, Headers: h.Headers, Body: h.Body,
+			SuccessStatus: []int(h.SuccessStatus), SuccessContains: h.SuccessContains})
 		if err != nil {
 			return nil, fmt.Errorf("sms.http: %w", err)
 		}
@@ -212,6 +212,15 @@ func (a *Appliance) notifier() (ceremony.Notifier, error) {
 
 // retention maps the configuration's 0 ("erasable at once") to the API's "no retention".
 func retention(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
+}
+
+// readDwell maps the configuration's 0 ("reported as soon as it is visible") to the pages' "no
+// dwell" (their 0 is the default).
+func readDwell(d time.Duration) time.Duration {
 	if d == 0 {
 		return -1
 	}

@@ -138,6 +138,9 @@ type Ceremony struct {
 	// Retention is how long after an envelope ends its personal data must be kept before the
 	// sender may erase it.
 	Retention time.Duration `yaml:"retention"`
+	// ReadDwell is how long most of a page must stay visible in the signer's reader before the
+	// page is reported read (0: as soon as most of it is visible). At most a minute.
+	ReadDwell time.Duration `yaml:"read_dwell"`
 }
 
 // CA configures per-signer certificates.
@@ -185,12 +188,42 @@ type SMS struct {
 }
 
 // SMSHTTP is a generic HTTP gateway: the body template gets {{.To}} and {{.Text}}.
+//
+// A message counts as sent when the gateway answers one of SuccessStatus (any 2xx when the
+// list is empty) and, when SuccessContains is set, its response body contains that text.
+// Anything else is a failed attempt, retried, then recorded in the envelope's deliveries.
 type SMSHTTP struct {
-	URL           string            `yaml:"url"`
-	Method        string            `yaml:"method"`
-	Headers       map[string]string `yaml:"headers"`
-	Body          string            `yaml:"body"`
-	SuccessStatus int               `yaml:"success_status"`
+	URL     string            `yaml:"url"`
+	Method  string            `yaml:"method"`
+	Headers map[string]string `yaml:"headers"`
+	Body    string            `yaml:"body"`
+	// SuccessStatus lists the accepted HTTP statuses: a single number (200) or a list
+	// ([200, 201, 202]); an empty list ([]) accepts any 2xx.
+	SuccessStatus StatusList `yaml:"success_status"`
+	// SuccessContains, when set, must appear in the response body as well (e.g. "queued").
+	SuccessContains string `yaml:"success_contains"`
+}
+
+// StatusList is a list of HTTP statuses. In YAML it is a single number or a list of numbers;
+// in a PARAPHE_* variable, numbers separated by commas.
+type StatusList []int
+
+// UnmarshalYAML accepts a single status as well as a list.
+func (l *StatusList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		var one int
+		if err := n.Decode(&one); err != nil {
+			return err
+		}
+		*l = StatusList{one}
+		return nil
+	}
+	var many []int
+	if err := n.Decode(&many); err != nil {
+		return err
+	}
+	*l = StatusList(many)
+	return nil
 }
 
 // SMSTwilio is the Twilio-compatible Messages API.
@@ -228,9 +261,9 @@ func Default() Config {
 		CA:       CA{SignerValidity: time.Hour, CRLValidity: 24 * time.Hour},
 		TSA:      TSA{Policy: "0.4.0.2023.1.1", Accuracy: time.Second, NTPInterval: 5 * time.Minute},
 		Ledger:   Ledger{GroupCommitWindow: time.Millisecond, CheckpointInterval: 100 * time.Millisecond},
-		Ceremony: Ceremony{Retention: 30 * 24 * time.Hour},
+		Ceremony: Ceremony{Retention: 30 * 24 * time.Hour, ReadDwell: 1500 * time.Millisecond},
 		SMTP:     SMTP{Port: 587, Security: "starttls", From: "Paraphe <no-reply@localhost>"},
-		SMS:      SMS{Provider: "outbox", HTTP: SMSHTTP{Method: "POST", SuccessStatus: 200}},
+		SMS:      SMS{Provider: "outbox", HTTP: SMSHTTP{Method: "POST", SuccessStatus: StatusList{200}}},
 		Log:      Log{Level: "info", Format: "text"},
 	}
 }
@@ -416,6 +449,9 @@ func (c *Config) Validate() error {
 	if c.Ceremony.Retention < 0 {
 		bad("ceremony.retention", "must not be negative, not %s", c.Ceremony.Retention)
 	}
+	if c.Ceremony.ReadDwell < 0 || c.Ceremony.ReadDwell > time.Minute {
+		bad("ceremony.read_dwell", "must be between 0 and 1m (how long most of a page stays visible before it counts as read), not %s", c.Ceremony.ReadDwell)
+	}
 	if c.SMTP.Host == "" {
 		if c.Mode == ModeProduction {
 			bad("smtp.host", "required in production (the outbox is for development only)")
@@ -444,6 +480,11 @@ func (c *Config) Validate() error {
 		}
 		if c.SMS.HTTP.Body == "" {
 			bad("sms.http.body", "required: a template using {{.To}} and {{.Text}}")
+		}
+		for i, st := range c.SMS.HTTP.SuccessStatus {
+			if st < 100 || st > 599 {
+				bad(fmt.Sprintf("sms.http.success_status[%d]", i), "%d is not an HTTP status (100 to 599); use [] to accept any 2xx", st)
+			}
 		}
 	case "twilio":
 		if c.SMS.Twilio.AccountSID == "" {

@@ -166,3 +166,82 @@ func FuzzLoad(f *testing.F) {
 		}
 	})
 }
+
+// ceremony.read_dwell (issue 7) comes from YAML or PARAPHE_CEREMONY_READ_DWELL and is refused
+// outside 0–1m with a message that says why.
+func TestCeremonyReadDwell(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(p, []byte("ceremony:\n  read_dwell: 250ms\n"), 0o600)
+	c, err := Load(p, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Ceremony.ReadDwell != 250*time.Millisecond {
+		t.Errorf("read_dwell from YAML = %s", c.Ceremony.ReadDwell)
+	}
+	if c, err = Load(p, []string{"PARAPHE_CEREMONY_READ_DWELL=4s"}); err != nil || c.Ceremony.ReadDwell != 4*time.Second {
+		t.Errorf("read_dwell from the environment = %s, %v", c.Ceremony.ReadDwell, err)
+	}
+	if c, err = Load("", []string{"PARAPHE_CEREMONY_READ_DWELL=0s"}); err != nil || c.Ceremony.ReadDwell != 0 {
+		t.Errorf("read_dwell 0 (report at once): %s, %v", c.Ceremony.ReadDwell, err)
+	}
+	if c, err = Load("", []string{"PARAPHE_CEREMONY_READ_DWELL=1m"}); err != nil || c.Ceremony.ReadDwell != time.Minute {
+		t.Errorf("read_dwell 1m (the bound): %s, %v", c.Ceremony.ReadDwell, err)
+	}
+	for _, v := range []string{"-1s", "61s", "2h"} {
+		_, err := Load("", []string{"PARAPHE_CEREMONY_READ_DWELL=" + v})
+		if err == nil || !strings.Contains(err.Error(), "ceremony.read_dwell: must be between 0 and 1m") {
+			t.Errorf("read_dwell %s: %v", v, err)
+		}
+	}
+	if _, err := Load("", []string{"PARAPHE_CEREMONY_READ_DWELL=slow"}); err == nil || !strings.Contains(err.Error(), "PARAPHE_CEREMONY_READ_DWELL") {
+		t.Errorf("read_dwell not a duration: %v", err)
+	}
+}
+
+// The generic SMS gateway's success condition (issue 6): one status or a list ([] is any 2xx),
+// and a body marker, from YAML or the environment; statuses outside 100–599 are refused.
+func TestSMSHTTPSuccessCondition(t *testing.T) {
+	base := "sms:\n  provider: http\n  http:\n    url: https://sms.example/send\n    body: '{{.To}} {{.Text}}'\n"
+	load := func(yamlExtra string, env ...string) (Config, error) {
+		p := filepath.Join(t.TempDir(), "c.yaml")
+		os.WriteFile(p, []byte(base+yamlExtra), 0o600)
+		return Load(p, env)
+	}
+	for _, tc := range []struct {
+		yaml string
+		env  []string
+		want StatusList
+	}{
+		{"", nil, StatusList{200}},
+		{"    success_status: 202\n", nil, StatusList{202}},
+		{"    success_status: [200, 201, 202]\n", nil, StatusList{200, 201, 202}},
+		{"    success_status: []\n", nil, StatusList{}},
+		{"", []string{"PARAPHE_SMS_HTTP_SUCCESS_STATUS=200, 202"}, StatusList{200, 202}},
+	} {
+		c, err := load(tc.yaml, tc.env...)
+		if err != nil {
+			t.Fatalf("%q %v: %v", tc.yaml, tc.env, err)
+		}
+		if !reflect.DeepEqual(c.SMS.HTTP.SuccessStatus, tc.want) {
+			t.Errorf("%q %v: success_status = %v, want %v", tc.yaml, tc.env, c.SMS.HTTP.SuccessStatus, tc.want)
+		}
+	}
+	c, err := load("    success_contains: '\"status\":\"queued\"'\n")
+	if err != nil || c.SMS.HTTP.SuccessContains != `"status":"queued"` {
+		t.Errorf("success_contains from YAML = %q, %v", c.SMS.HTTP.SuccessContains, err)
+	}
+	if c, err = load("", "PARAPHE_SMS_HTTP_SUCCESS_CONTAINS=accepted"); err != nil || c.SMS.HTTP.SuccessContains != "accepted" {
+		t.Errorf("success_contains from the environment = %q, %v", c.SMS.HTTP.SuccessContains, err)
+	}
+	_, err = load("    success_status: [200, 700]\n")
+	if err == nil || !strings.Contains(err.Error(), "sms.http.success_status[1]: 700 is not an HTTP status") {
+		t.Errorf("status 700: %v", err)
+	}
+	if _, err = load("", "PARAPHE_SMS_HTTP_SUCCESS_STATUS=200,ok"); err == nil || !strings.Contains(err.Error(), "PARAPHE_SMS_HTTP_SUCCESS_STATUS") {
+		t.Errorf("status list with a word: %v", err)
+	}
+	if _, err = load("    success_status: ok\n"); err == nil {
+		t.Error("success_status: ok accepted")
+	}
+}

@@ -101,7 +101,22 @@ func setFromString(f reflect.Value, s string) error {
 				items = append(items, it)
 			}
 		}
-		f.Set(reflect.ValueOf(items))
+		switch f.Type().Elem().Kind() {
+		case reflect.String:
+			f.Set(reflect.ValueOf(items).Convert(f.Type()))
+		case reflect.Int:
+			list := reflect.MakeSlice(f.Type(), 0, len(items))
+			for _, it := range items {
+				n, err := strconv.Atoi(it)
+				if err != nil {
+					return fmt.Errorf("%q is not a list of integers separated by commas", s)
+				}
+				list = reflect.Append(list, reflect.ValueOf(n))
+			}
+			f.Set(list)
+		default:
+			return fmt.Errorf("unsupported option type %s", f.Type())
+		}
 	case reflect.Map:
 		m := map[string]string{}
 		for _, it := range strings.Split(s, ",") {
