@@ -134,6 +134,9 @@ func TestSeedFlowInBrowser(t *testing.T) {
 	if got := alice.text("#envelope-status"); !strings.Contains(got, "quand tous les signataires auront signé") {
 		t.Fatalf("alice's end page: %q", got)
 	}
+	if browsertest.Eval[bool](alice.Browser, `document.getElementById("download-evidence") !== null`) {
+		t.Fatal("alice's end page offers the evidence bundle before the envelope is complete")
+	}
 
 	bob := newBrowser(t, "bob-en-375px", 375, 760)
 	signInBrowser(t, w, bob, "bob@example.org", "+447700900123", map[string]string{"bob_city": "London", "bob_initials": "BS"},
@@ -169,6 +172,16 @@ func TestSeedFlowInBrowser(t *testing.T) {
 		if !rep.Valid || rep.Level != "B-LTA" || sigs != 2 {
 			t.Fatalf("%s: valid=%v level=%s signatures=%d problems=%v", doc, rep.Valid, rep.Level, sigs, rep.Problems)
 		}
+	}
+	// And the evidence bundle (issue 8): a labelled link whose download is a ZIP.
+	if got := bob.text("#download-evidence"); got != "Download the evidence bundle (ZIP)" {
+		t.Fatalf("bob's evidence link: %q", got)
+	}
+	ev := browsertest.Eval[map[string]string](bob.Browser, `fetch(document.getElementById("download-evidence").getAttribute("href")).then(async r => {
+		const u = new Uint8Array(await r.arrayBuffer());
+		return {status: String(r.status), type: r.headers.get("Content-Type") ?? "", magic: String.fromCharCode(...u.slice(0, 4)), size: String(u.length)}; })`)
+	if ev["status"] != "200" || ev["type"] != "application/zip" || ev["magic"] != "PK\x03\x04" {
+		t.Fatalf("the evidence download: %v", ev)
 	}
 	bob.Shot("downloads")
 	_ = http.StatusOK

@@ -1,15 +1,20 @@
 package signerui
 
 import (
+	"encoding/json"
 	"io"
 	"io/fs"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"os"
 	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
+
+	"github.com/paraphe/paraphe/ceremony"
 )
 
 // visitor is a browser without JavaScript: a cookie jar that follows redirects.
@@ -174,4 +179,37 @@ func requireViewer(t *testing.T) {
 		t.Fatal("pdf.js is not embedded: run scripts/assets before go test")
 	}
 	t.Skip("pdf.js is not embedded: run scripts/assets")
+}
+
+// pageConfig is the JSON configuration a rendered page hands its script.
+func pageConfig(t *testing.T, body string) clientConfig {
+	t.Helper()
+	m := regexp.MustCompile(`(?s)<script type="application/json" id="config">(.*?)</script>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no configuration in the page:\n%s", body)
+	}
+	var c clientConfig
+	if err := json.Unmarshal([]byte(m[1]), &c); err != nil {
+		t.Fatalf("page configuration: %v\n%s", err, m[1])
+	}
+	return c
+}
+
+// TestReadDwellReachesThePage: Options.ReadDwell is the dwell_ms the page's script waits before
+// reporting a page read (issue 7); 0 is the default 1.5 s, a negative value no wait at all.
+func TestReadDwellReachesThePage(t *testing.T) {
+	for _, tc := range []struct {
+		dwell time.Duration
+		want  int64
+	}{{0, 1500}, {2500 * time.Millisecond, 2500}, {-1, 0}, {time.Minute, 60000}} {
+		h, err := newHandler(Options{Service: &ceremony.Service{}, ReadDwell: tc.dwell}, fstest.MapFS{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest("GET", "/s/", nil)) // no session: the error page, same configuration
+		if got := pageConfig(t, rec.Body.String()).DwellMS; got != tc.want {
+			t.Errorf("ReadDwell %s: the page got dwell_ms %d, want %d", tc.dwell, got, tc.want)
+		}
+	}
 }

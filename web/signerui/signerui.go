@@ -74,7 +74,8 @@ type Options struct {
 	Service *ceremony.Service
 	Logger  *slog.Logger
 	// ReadDwell is how long most of a page must stay visible before the page reports it read
-	// (default 1.5 s). The server records what is reported; this only paces the reporting.
+	// (0: the default 1.5 s; negative: as soon as it is visible). It reaches the page's script
+	// as dwell_ms. The server records what is reported; this only paces the reporting.
 	ReadDwell time.Duration
 	// Secure marks the language cookie Secure (set it when served over TLS).
 	Secure bool
@@ -111,8 +112,11 @@ func newHandler(opt Options, pdfjs fs.FS) (*Handler, error) {
 	if opt.Logger == nil {
 		opt.Logger = slog.New(slog.DiscardHandler)
 	}
-	if opt.ReadDwell <= 0 {
+	switch {
+	case opt.ReadDwell == 0:
 		opt.ReadDwell = 1500 * time.Millisecond
+	case opt.ReadDwell < 0:
+		opt.ReadDwell = 0
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now

@@ -26,7 +26,7 @@ func TestMain(m *testing.M) {
 // world is a running appliance as a signer's browser meets it: the front handler (package web,
 // with its default headers), the sender API, the signer protocol with these pages mounted, and
 // the real ledger, CA, TSA and PAdES engine, with an SMTP sink for the invitations and an HTTP
-// SMS sink for the codes, assembled by package internal/testworld.
+// SMS sink for the codes, and the signer's evidence bundle, assembled by package internal/testworld.
 type world struct {
 	t     testing.TB
 	srv   *httptest.Server
@@ -63,7 +63,8 @@ func newWorld(t testing.TB, o worldOptions) *world {
 	}
 	tw.Serve(
 		web.Mount{Patterns: []string{"/api/v1/"}, Handler: tw.API(w.svc)},
-		web.Mount{Patterns: []string{"/s/"}, Handler: signer.New(signer.Options{Service: w.svc, Logger: tw.Logger, ReceiptWait: testworld.ReceiptWait, Page: w.ui})},
+		web.Mount{Patterns: []string{"/s/"}, Handler: signer.New(signer.Options{Service: w.svc, Logger: tw.Logger, ReceiptWait: testworld.ReceiptWait, Page: w.ui,
+			Evidence: pki.Evidence(tw.Ledger, w.svc)})},
 		pki.Mount(),
 	)
 	w.key = tw.NewAPIKey()
