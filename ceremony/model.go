@@ -178,6 +178,9 @@ type OTP struct {
 	ExpiresAt time.Time   `json:"expires_at,omitzero"`
 	Failures  int         `json:"failures"`
 	Sends     []time.Time `json:"sends,omitempty"`
+	// HashVersion is 2 for a hash keyed with the service's code key (see codeHash); an
+	// earlier version's unkeyed hash has none and is never verified.
+	HashVersion int `json:"hash_version,omitempty"`
 }
 
 // Delivery is the outcome of one notification to a signer, kept visible in the envelope.

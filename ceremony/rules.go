@@ -35,6 +35,8 @@ type machine struct {
 	policy Policy
 	newID  func() string
 	commit func(salt []byte, field, value string) string
+	// codeKey keys the hashes of the codes (see codeHash).
+	codeKey []byte
 }
 
 func (m *machine) event(e *Envelope, typ, signer string, data map[string]any) Event {
@@ -347,16 +349,6 @@ func (m *machine) canSendCode(e *Envelope, si int) *Error {
 	return nil
 }
 
-// codeHash binds a code to its envelope, signer and issuance, so that it is useless elsewhere.
-func codeHash(envelope, signer string, issued time.Time, code string) []byte {
-	h := sha256.New()
-	for _, s := range []string{"paraphe-otp-v1", envelope, signer, issued.UTC().Format(time.RFC3339Nano), code} {
-		h.Write([]byte(s))
-		h.Write([]byte{0})
-	}
-	return h.Sum(nil)
-}
-
 // codeSent records that a code (by its hash inputs) went to the signer's phone.
 func (m *machine) codeSent(e *Envelope, si int, code string) ([]Event, *Error) {
 	if err := m.canSendCode(e, si); err != nil {
@@ -372,7 +364,8 @@ func (m *machine) codeSent(e *Envelope, si int, code string) ([]Event, *Error) {
 	s.OTP.Sends = append(keep, m.now)
 	s.OTP.IssuedAt = m.now
 	s.OTP.ExpiresAt = m.now.Add(m.policy.CodeTTL)
-	s.OTP.Hash = codeHash(e.ID, s.ID, m.now, code)
+	s.OTP.Hash = codeHash(m.codeKey, e.ID, s.ID, m.now, code)
+	s.OTP.HashVersion = otpHashVersion
 	return []Event{m.event(e, EvOTPSent, s.ID, map[string]any{"phone": m.commit(e.Salt, "phone", s.Phone)})}, nil
 }
 
@@ -391,7 +384,8 @@ func (m *machine) verifyCode(e *Envelope, si int, code string) ([]Event, *Error)
 	if !sixDigits.MatchString(code) {
 		return nil, unprocessable(CodeCodeFormat, "a code is 6 digits")
 	}
-	if s.OTP.Hash == nil {
+	if s.OTP.Hash == nil || s.OTP.HashVersion != otpHashVersion {
+		// A hash made by an earlier version (unkeyed) is not verified: the signer asks again.
 		return nil, conflict(CodeNoCode, "no code is active; ask for a new one")
 	}
 	if !m.now.Before(s.OTP.ExpiresAt) {
@@ -405,7 +399,7 @@ func (m *machine) verifyCode(e *Envelope, si int, code string) ([]Event, *Error)
 		}
 		return evs, conflict(CodeCodeExpired, "the code expired; ask for a new one").with("attempts_left", m.policy.MaxFailures-s.OTP.Failures)
 	}
-	got := codeHash(e.ID, s.ID, s.OTP.IssuedAt, code)
+	got := codeHash(m.codeKey, e.ID, s.ID, s.OTP.IssuedAt, code)
 	if subtle.ConstantTimeCompare(got, s.OTP.Hash) != 1 {
 		s.OTP.Failures++
 		evs := []Event{m.event(e, EvOTPFailed, s.ID, map[string]any{"attempt": s.OTP.Failures})}

@@ -12,9 +12,12 @@ import (
 
 var t0 = time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 
+// testCodeKey keys the code hashes of the rules' tests.
+var testCodeKey = []byte("test code key, 32 bytes long....")
+
 func testMachine(now time.Time) *machine {
 	n := 0
-	return &machine{now: now, policy: DefaultPolicy(), commit: CommitHMAC, newID: func() string { n++; return fmt.Sprintf("%032x", n) }}
+	return &machine{now: now, policy: DefaultPolicy(), commit: CommitHMAC, codeKey: testCodeKey, newID: func() string { n++; return fmt.Sprintf("%032x", n) }}
 }
 
 // testEnvelope: two documents (2 and 1 pages), two signers; field f1 (required, alice, doc 0),
@@ -177,7 +180,7 @@ func TestCodes(t *testing.T) {
 	refused(t, e, CodeCodeFormat, func(e *Envelope) ([]Event, *Error) { return m.verifyCode(e, 0, "12345") })
 	refused(t, e, CodeCodeFormat, func(e *Envelope) ([]Event, *Error) { return m.verifyCode(e, 0, "１２３４５６") })
 	// The same digits hash differently for another signer or envelope.
-	if string(codeHash("env", "bob", s.OTP.IssuedAt, "123456")) == string(s.OTP.Hash) || string(codeHash("env2", "alice", s.OTP.IssuedAt, "123456")) == string(s.OTP.Hash) {
+	if string(codeHash(testCodeKey, "env", "bob", s.OTP.IssuedAt, "123456")) == string(s.OTP.Hash) || string(codeHash(testCodeKey, "env2", "alice", s.OTP.IssuedAt, "123456")) == string(s.OTP.Hash) {
 		t.Fatal("code hash not bound to signer and envelope")
 	}
 	for i := 1; i <= 4; i++ {
@@ -301,5 +304,20 @@ func TestSequentialInvitations(t *testing.T) {
 	e.Status = StatusDraft
 	if got := NextToInvite(e); got != nil {
 		t.Fatalf("draft: %v", got)
+	}
+}
+
+// A hash stored by a version before codes were keyed (no hash version) is never verified, even
+// with the right code: the signer is told to ask for a new one, and nothing is recorded.
+func TestUnkeyedCodeHashIsNotVerified(t *testing.T) {
+	m, e := consented(t)
+	e.Signers[0].OTP.HashVersion = 0
+	refused(t, e, CodeNoCode, func(e *Envelope) ([]Event, *Error) { return m.verifyCode(e, 0, "123456") })
+	e.Signers[0].OTP.HashVersion = otpHashVersion
+	if evs, err := m.verifyCode(e, 0, "123456"); err != nil || types(evs) != "otp.verified" {
+		t.Fatalf("verify: %v %v", evs, err)
+	}
+	if codeHash([]byte("another key"), "env", "alice", t0, "123456") == nil || string(codeHash([]byte("another key"), "env", "alice", t0, "123456")) == string(codeHash(testCodeKey, "env", "alice", t0, "123456")) {
+		t.Fatal("the code hash does not depend on the key")
 	}
 }

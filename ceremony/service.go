@@ -12,8 +12,10 @@
 //   - The rules (rules.go) are enforced here, not in the browser: a violation returns an *Error
 //     with a machine-readable code and changes nothing, except a wrong or expired code, which is
 //     itself a recorded step (otp.failed, otp.locked).
-//   - Codes and link tokens are never stored or logged in clear: codes are stored as a hash bound
-//     to the envelope, the signer and the issuance; tokens and sessions as SHA-256.
+//   - Codes and link tokens are never stored or logged in clear: codes are stored as an
+//     HMAC-SHA256 bound to the envelope, the signer and the issuance, keyed with a key kept sealed
+//     by Options.Secrets (so the state store alone does not reveal a code); tokens and sessions
+//     as SHA-256.
 //   - Documents are stored content-addressed and checked against their digest on every read.
 package ceremony
 
@@ -76,6 +78,8 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 	commit func(salt []byte, field, value string) string
+	// codeKey keys the hashes of one-time codes (loadOTPKey).
+	codeKey []byte
 
 	// state coalesces concurrent writes into one synced Badger transaction.
 	state *groupWriter
@@ -167,6 +171,10 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		cancel()
 		return nil, err
 	}
+	if s.codeKey, err = s.loadOTPKey(); err != nil {
+		cancel()
+		return nil, err
+	}
 	if err := s.reconcile(ctx); err != nil {
 		cancel()
 		return nil, err
@@ -185,7 +193,7 @@ func (s *Service) Close() error {
 func (s *Service) Documents() *DocStore { return s.docs }
 
 func (s *Service) machine() *machine {
-	return &machine{now: s.now(), policy: s.opt.Policy, newID: randomID, commit: s.commit}
+	return &machine{now: s.now(), policy: s.opt.Policy, newID: randomID, commit: s.commit, codeKey: s.codeKey}
 }
 
 func randomID() string {
