@@ -15,10 +15,11 @@ import (
 func (v *verifier) ceremonies() {
 	for _, s := range v.m.Signers {
 		sr := SignerReport{ID: s.ID, Name: s.Name}
-		issue := func(format string, a ...any) {
-			msg := fmt.Sprintf(format, a...)
-			sr.Issues = append(sr.Issues, msg)
-			v.fail("signer %s: %s", s.ID, msg)
+		subject := &finding{code: "signer", args: []any{s.ID}}
+		issue := func(code string, a ...any) {
+			f := finding{code: code, args: a}
+			sr.Issues = append(sr.Issues, f.text("en"))
+			v.failIn(subject, f)
 		}
 		var evs []indexedEvent
 		for _, ev := range v.events {
@@ -66,15 +67,15 @@ func (v *verifier) ceremonies() {
 		switch s.Status {
 		case "signed":
 			if !hasCompleted {
-				issue("the manifest says signed, but no signer.completed leaf records it")
+				issue("ceremony.signed_unrecorded")
 			}
 		case "refused":
 			if !hasRefusal {
-				issue("the manifest says refused, but no signer.refused leaf records it")
+				issue("ceremony.refused_unrecorded")
 			}
 		}
 		if v.m.Envelope.Status == "completed" && !hasCompleted {
-			issue("the envelope is completed but this signer's signer.completed leaf is missing")
+			issue("ceremony.completed_missing")
 		}
 
 		decided := hasConsent || hasRefusal
@@ -84,7 +85,7 @@ func (v *verifier) ceremonies() {
 		}
 		if decided || signedAny || hasVerified {
 			if !hasInvite {
-				issue("no invitation.sent leaf before the ceremony's steps")
+				issue("ceremony.not_invited")
 			}
 			// Reading: every page of every document, documents in order.
 			var prevEnd uint64
@@ -96,12 +97,12 @@ func (v *verifier) ceremonies() {
 					})
 					switch {
 					case !ok:
-						issue("page %d of document %s (%s) was never reported read (no page.read leaf)", p, d.ID, d.Name)
+						issue("ceremony.page_unread", p, d.ID, d.Name)
 						continue
 					case hasInvite && idx < invited:
-						issue("page %d of document %s was read (leaf #%d) before the invitation (leaf #%d)", p, d.ID, idx, invited)
+						issue("ceremony.page_before_invitation", p, d.ID, idx, invited)
 					case decided && idx > decision:
-						issue("page %d of document %s was read (leaf #%d) after the decision (leaf #%d)", p, d.ID, idx, decision)
+						issue("ceremony.page_after_decision", p, d.ID, idx, decision)
 					}
 					if start == 0 || idx < start {
 						start = idx
@@ -111,15 +112,15 @@ func (v *verifier) ceremonies() {
 					}
 				}
 				if di > 0 && start != 0 && start < prevEnd {
-					issue("document %s was opened (leaf #%d) before document %s was read to its end (leaf #%d)", d.ID, start, v.m.Documents[di-1].ID, prevEnd)
+					issue("ceremony.document_order", d.ID, start, v.m.Documents[di-1].ID, prevEnd)
 				}
 				if end > prevEnd {
 					prevEnd = end
 				}
 				if idx, ok := first(event.DocumentRead, func(ev indexedEvent) bool { return ev.Data["document"] == d.ID }); !ok {
-					issue("document %s (%s) has no document.read leaf", d.ID, d.Name)
+					issue("ceremony.document_unread", d.ID, d.Name)
 				} else if idx < end {
-					issue("document.read of %s (leaf #%d) comes before its last page.read (leaf #%d)", d.ID, idx, end)
+					issue("ceremony.document_read_early", d.ID, idx, end)
 				}
 				// Required fields of this signer.
 				for _, f := range d.Fields {
@@ -131,9 +132,9 @@ func (v *verifier) ceremonies() {
 					})
 					switch {
 					case !ok:
-						issue("required field %s of document %s was never completed (no field.completed leaf)", f.ID, d.ID)
+						issue("ceremony.field_missing", f.ID, d.ID)
 					case decided && idx > decision:
-						issue("field %s was completed (leaf #%d) after the decision (leaf #%d)", f.ID, idx, decision)
+						issue("ceremony.field_after_decision", f.ID, idx, decision)
 					}
 				}
 			}
@@ -141,29 +142,29 @@ func (v *verifier) ceremonies() {
 		if hasVerified || hasIssued || signedAny || hasCompleted {
 			switch {
 			case !hasConsent:
-				issue("a code was verified or documents signed without a consent.given leaf")
+				issue("ceremony.no_consent")
 			case !hasOTPSent || otpSent < consent:
-				issue("no otp.sent leaf after the consent (leaf #%d)", consent)
+				issue("ceremony.no_otp_sent", consent)
 			case !hasVerified:
-				issue("no otp.verified leaf: the signature was not authorised by a code")
+				issue("ceremony.no_otp_verified")
 			case verified < otpSent:
-				issue("otp.verified (leaf #%d) comes before otp.sent (leaf #%d)", verified, otpSent)
+				issue("ceremony.otp_order", verified, otpSent)
 			}
 			if hasRefusal {
-				issue("both a refusal (leaf #%d) and a signature", refused)
+				issue("ceremony.refused_and_signed", refused)
 			}
 		}
 		if signedAny || hasCompleted || v.certs[s.ID] != nil {
 			switch {
 			case !hasIssued:
-				issue("documents signed without a certificate.issued leaf")
+				issue("ceremony.no_certificate")
 			case hasVerified && issuedAt < verified:
-				issue("certificate.issued (leaf #%d) comes before otp.verified (leaf #%d)", issuedAt, verified)
+				issue("ceremony.certificate_order", issuedAt, verified)
 			}
 			if hasIssued {
 				ev := v.byIdx[issuedAt]
 				if fmt.Sprint(ev.Data["otp_leaf"]) != fmt.Sprint(verified) {
-					issue("certificate.issued (leaf #%d) names otp_leaf %v, the otp.verified leaf is #%d", issuedAt, ev.Data["otp_leaf"], verified)
+					issue("ceremony.certificate_otp_leaf", issuedAt, ev.Data["otp_leaf"], verified)
 				}
 			}
 		}
@@ -172,11 +173,11 @@ func (v *verifier) ceremonies() {
 				idx, ok := last(event.DocumentSigned, func(ev indexedEvent) bool { return ev.Data["document"] == d.ID })
 				switch {
 				case !ok:
-					issue("document %s (%s) was never signed (no document.signed leaf)", d.ID, d.Name)
+					issue("ceremony.document_unsigned", d.ID, d.Name)
 				case idx < issuedAt:
-					issue("document %s was signed (leaf #%d) before the certificate was issued (leaf #%d)", d.ID, idx, issuedAt)
+					issue("ceremony.signed_before_certificate", d.ID, idx, issuedAt)
 				case idx > completed:
-					issue("document %s was signed (leaf #%d) after signer.completed (leaf #%d)", d.ID, idx, completed)
+					issue("ceremony.signed_after_completion", d.ID, idx, completed)
 				}
 			}
 		}
@@ -196,13 +197,13 @@ func (v *verifier) envelope() {
 		return 0, false
 	}
 	if _, ok := find(event.EnvelopeCreated); !ok {
-		v.fail("envelope %s: no envelope.created leaf", v.m.Envelope.ID)
+		v.fail("envelope.not_created", v.m.Envelope.ID)
 	}
 	want := map[string]event.Type{"completed": event.EnvelopeCompleted, "declined": event.EnvelopeDeclined,
 		"expired": event.EnvelopeExpired, "voided": event.EnvelopeVoided, "erased": event.EnvelopeErased}
 	if t, ok := want[v.m.Envelope.Status]; ok {
 		if _, ok := find(t); !ok {
-			v.fail("envelope %s: the manifest says %s, but no %s leaf records it", v.m.Envelope.ID, v.m.Envelope.Status, t)
+			v.fail("envelope.status_unrecorded", v.m.Envelope.ID, v.m.Envelope.Status, t)
 		}
 	}
 	if v.m.Envelope.Status == "declined" {
@@ -211,13 +212,13 @@ func (v *verifier) envelope() {
 			refused = refused || ev.Type == event.SignerRefused
 		}
 		if !refused {
-			v.fail("envelope %s: declined without a signer.refused leaf", v.m.Envelope.ID)
+			v.fail("envelope.declined_unrecorded", v.m.Envelope.ID)
 		}
 	}
 	if done, ok := find(event.EnvelopeCompleted); ok {
 		for _, ev := range v.events {
 			if ev.Type == event.SignerCompleted && ev.index > done {
-				v.fail("envelope %s: envelope.completed (leaf #%d) comes before %s", v.m.Envelope.ID, done, leafName(ev.index, ev.Event))
+				v.fail("envelope.completed_early", v.m.Envelope.ID, done, leafName(ev.index, ev.Event))
 			}
 		}
 	}

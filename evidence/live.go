@@ -22,7 +22,7 @@ func (v *verifier) live() {
 	lr := &LiveReport{URL: base}
 	v.r.Live = lr
 	if v.cp.Size == 0 {
-		v.fail("live ledger %s: the bundle's checkpoint did not verify; nothing to compare", base)
+		v.fail("live.no_checkpoint", base)
 		return
 	}
 	client := v.opt.HTTPClient
@@ -50,47 +50,47 @@ func (v *verifier) live() {
 	}
 	key, err := get("/ledger/key")
 	if err != nil {
-		v.fail("live ledger %s: %v", base, err)
+		v.fail("live.unreachable", base, err)
 		return
 	}
 	if strings.TrimSpace(string(key)) != strings.TrimSpace(v.r.Checkpoint.Key) {
-		v.fail("live ledger %s: its key %q is not the key the bundle's checkpoint was checked with (%q)", base, strings.TrimSpace(string(key)), v.r.Checkpoint.Key)
+		v.fail("live.key_mismatch", base, strings.TrimSpace(string(key)), v.r.Checkpoint.Key)
 		return
 	}
 	nv, err := verify.NewVerifier(v.r.Checkpoint.Key)
 	if err != nil {
-		v.fail("live ledger %s: %v", base, err)
+		v.fail("live.unreachable", base, err)
 		return
 	}
 	signed, err := get("/ledger/checkpoint")
 	if err != nil {
-		v.fail("live ledger %s: %v", base, err)
+		v.fail("live.unreachable", base, err)
 		return
 	}
 	cur, err := verify.OpenCheckpoint(signed, nv, v.cp.Origin)
 	if err != nil {
-		v.fail("live ledger %s: its checkpoint: %v", base, err)
+		v.fail("live.checkpoint_invalid", base, err)
 		return
 	}
 	lr.Size = cur.Size
 	if cur.Size < v.cp.Size {
-		v.fail("live ledger %s: its checkpoint (size %d) is smaller than the bundle's (size %d): the ledger was truncated or forked", base, cur.Size, v.cp.Size)
+		v.fail("live.truncated", base, cur.Size, v.cp.Size)
 		return
 	}
 	body, err := get(fmt.Sprintf("/ledger/proof/consistency?from=%s&to=%s", url.QueryEscape(fmt.Sprint(v.cp.Size)), url.QueryEscape(fmt.Sprint(cur.Size))))
 	if err != nil {
-		v.fail("live ledger %s: %v", base, err)
+		v.fail("live.unreachable", base, err)
 		return
 	}
 	var cons struct {
 		Hashes [][]byte `json:"hashes"`
 	}
 	if err := json.Unmarshal(body, &cons); err != nil {
-		v.fail("live ledger %s: consistency proof: %v", base, err)
+		v.fail("live.consistency_proof", base, err)
 		return
 	}
 	if err := verify.Consistency(v.cp, cur, cons.Hashes); err != nil {
-		v.fail("live ledger %s: the bundle's checkpoint (size %d) is not consistent with the live one (size %d): %v", base, v.cp.Size, cur.Size, err)
+		v.fail("live.inconsistent", base, v.cp.Size, cur.Size, err)
 		return
 	}
 	lr.Consistent = true

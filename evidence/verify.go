@@ -51,9 +51,15 @@ type Report struct {
 	Commitment CommitmentReport   `json:"commitments"`
 	Report     *pades.Report      `json:"report,omitempty"`
 	Live       *LiveReport        `json:"live,omitempty"`
-	Failures   []string           `json:"failures,omitempty"`
-	Warnings   []string           `json:"warnings,omitempty"`
-	Revocation []RevocationReport `json:"revocation,omitempty"`
+	// Failures and Warnings are in English; FailureCodes and WarningCodes are their stable
+	// codes (see messages.go), in the same order. FailuresIn and WarningsIn translate them.
+	Failures     []string           `json:"failures,omitempty"`
+	FailureCodes []string           `json:"failure_codes,omitempty"`
+	Warnings     []string           `json:"warnings,omitempty"`
+	WarningCodes []string           `json:"warning_codes,omitempty"`
+	Revocation   []RevocationReport `json:"revocation,omitempty"`
+
+	failures, warnings []finding
 }
 
 // CheckpointReport describes the bundle's checkpoint.
@@ -127,14 +133,6 @@ type verifier struct {
 	prefixes map[string]map[string]int64
 }
 
-func (v *verifier) fail(format string, a ...any) {
-	v.r.Failures = append(v.r.Failures, fmt.Sprintf(format, a...))
-}
-
-func (v *verifier) warn(format string, a ...any) {
-	v.r.Warnings = append(v.r.Warnings, fmt.Sprintf(format, a...))
-}
-
 // Verify checks an evidence bundle. The error is non-nil only when data is not a readable
 // bundle (or opt lacks Roots); every other problem is a named failure in the report, and
 // Report.Valid is true only when there is none.
@@ -180,12 +178,12 @@ func (v *verifier) pki() {
 	for _, name := range []string{ChainPath, TSAPath, SealPath} {
 		content, ok := v.b.Files[name]
 		if !ok {
-			v.fail("%s: missing from the bundle", name)
+			v.fail("bundle.file_missing", name)
 			continue
 		}
 		cs, err := parsePEM(content)
 		if err != nil {
-			v.fail("%s: %v", name, err)
+			v.fail("pki.unreadable", name, err)
 			continue
 		}
 		if name == ChainPath {
@@ -207,37 +205,37 @@ func (v *verifier) checkpoint() bool {
 	if v.opt.LedgerKey != "" {
 		cr.KeySource = "pinned"
 		if strings.TrimSpace(v.opt.LedgerKey) != strings.TrimSpace(key) {
-			v.fail("ledger key: the bundle's key %q is not the pinned key %q", key, v.opt.LedgerKey)
+			v.fail("ledger.key_not_pinned", key, v.opt.LedgerKey)
 		}
 		key = v.opt.LedgerKey
 	} else {
-		v.warn("ledger key taken from the bundle; pin it with the appliance's published key (--ledger-key) or check it against the live ledger (--ledger)")
+		v.warn("ledger.key_from_bundle")
 	}
 	cr.Key = key
 	if f := strings.TrimSpace(string(v.b.Files[LedgerKeyPath])); f != strings.TrimSpace(m.Ledger.Key) {
-		v.fail("%s: %q differs from the manifest's key %q", LedgerKeyPath, f, m.Ledger.Key)
+		v.fail("ledger.key_file_mismatch", LedgerKeyPath, f, m.Ledger.Key)
 	}
 	nv, err := verify.NewVerifier(key)
 	if err != nil {
-		v.fail("ledger key: %v", err)
+		v.fail("ledger.key_invalid", err)
 		return false
 	}
 	cp, err := verify.OpenCheckpoint(v.b.Files[CheckpointPath], nv, m.Ledger.Origin)
 	if err != nil {
-		v.fail("%s: %v", CheckpointPath, err)
+		v.fail("checkpoint.invalid", CheckpointPath, err)
 		return false
 	}
 	v.cp = cp
 	cr.Origin, cr.Size, cr.Root = cp.Origin, cp.Size, hex.EncodeToString(cp.Hash)
 	ok := true
 	if m.Ledger.Size != cp.Size || m.Ledger.Root != cr.Root {
-		v.fail("%s: the manifest says size %d root %s, the signed checkpoint size %d root %s", CheckpointPath, m.Ledger.Size, m.Ledger.Root, cp.Size, cr.Root)
+		v.fail("checkpoint.manifest_mismatch", CheckpointPath, m.Ledger.Size, m.Ledger.Root, cp.Size, cr.Root)
 		ok = false
 	}
 	text := sha256.Sum256([]byte(cp.Text()))
 	tok, err := tsa.VerifyToken(v.b.Files[CheckpointTokenPath], text[:], crypto.SHA256, v.opt.Roots, v.inter)
 	if err != nil {
-		v.fail("%s: the checkpoint's timestamp does not verify: %v", CheckpointTokenPath, err)
+		v.fail("checkpoint.timestamp_invalid", CheckpointTokenPath, err)
 		ok = false
 	} else {
 		cr.Time = tok.Time.UTC()
@@ -246,12 +244,12 @@ func (v *verifier) checkpoint() bool {
 			if t.Kind == "checkpoint" {
 				found = true
 				if !t.Time.Equal(cr.Time) || t.TSA != tsaName(tok.Certificates) {
-					v.fail("manifest: the checkpoint timestamp is given as %s (%s), the token says %s (%s)", fmtTime(t.Time), t.TSA, fmtTime(cr.Time), tsaName(tok.Certificates))
+					v.fail("checkpoint.timestamp_mismatch", fmtTime(t.Time), t.TSA, fmtTime(cr.Time), tsaName(tok.Certificates))
 				}
 			}
 		}
 		if !found {
-			v.fail("manifest: the checkpoint's timestamp is not listed")
+			v.fail("checkpoint.timestamp_unlisted")
 		}
 	}
 	cr.Valid = ok
@@ -264,23 +262,23 @@ func (v *verifier) leaves() {
 	seenID := map[string]uint64{}
 	for i, l := range v.m.Leaves {
 		if i > 0 && l.Index <= v.m.Leaves[i-1].Index {
-			v.fail("leaf #%d: leaves are not in increasing index order (after #%d)", l.Index, v.m.Leaves[i-1].Index)
+			v.fail("leaf.order", l.Index, v.m.Leaves[i-1].Index)
 		}
 		ev, err := event.Parse([]byte(l.Leaf))
 		if err != nil {
-			v.fail("leaf #%d: not a valid ledger event: %v", l.Index, err)
+			v.fail("leaf.invalid", l.Index, err)
 			continue
 		}
 		name := leafName(l.Index, ev)
 		if ev.Envelope != v.m.Envelope.ID {
-			v.fail("%s: belongs to envelope %q, not %q", name, ev.Envelope, v.m.Envelope.ID)
+			v.fail("leaf.other_envelope", name, ev.Envelope, v.m.Envelope.ID)
 			continue
 		}
 		proof := make([][]byte, len(l.Proof))
 		bad := false
 		for j, h := range l.Proof {
 			if proof[j], err = hex.DecodeString(h); err != nil {
-				v.fail("%s: proof hash %d is not hexadecimal", name, j)
+				v.fail("leaf.proof_not_hex", name, j)
 				bad = true
 			}
 		}
@@ -288,11 +286,11 @@ func (v *verifier) leaves() {
 			continue
 		}
 		if err := verify.Inclusion(v.cp, l.Index, verify.LeafHash([]byte(l.Leaf)), proof); err != nil {
-			v.fail("%s: the inclusion proof does not lead to the checkpoint: %v", name, err)
+			v.fail("leaf.not_included", name, err)
 			continue
 		}
 		if prev, dup := seenID[ev.ID]; dup {
-			v.fail("%s: the same event id as leaf #%d", name, prev)
+			v.fail("leaf.duplicate_id", name, prev)
 			continue
 		}
 		seenID[ev.ID] = l.Index
@@ -303,12 +301,8 @@ func (v *verifier) leaves() {
 	}
 }
 
-func leafName(index uint64, ev event.Event) string {
-	s := fmt.Sprintf("leaf #%d (%s", index, ev.Type)
-	if ev.Signer != "" {
-		s += ", signer " + ev.Signer
-	}
-	return s + ")"
+func leafName(index uint64, ev event.Event) leafRef {
+	return leafRef{index: index, typ: string(ev.Type), signer: ev.Signer}
 }
 
 func (v *verifier) signer(id string) *SignerInfo {
@@ -333,7 +327,7 @@ func (v *verifier) document(id string) (int, *DocumentInfo) {
 func (v *verifier) commitments() {
 	salt, err := hex.DecodeString(v.m.Salt)
 	if err != nil || len(salt) == 0 {
-		v.fail("manifest: the salt is not a hexadecimal string")
+		v.fail("manifest.salt")
 		return
 	}
 	// The last field.completed of each field carries the value kept; earlier ones were changed.
@@ -365,7 +359,7 @@ func (v *verifier) commitments() {
 			}
 			if !event.OpenCommitment(salt, label, value, c) {
 				cr.Failed++
-				v.fail("%s: the commitment %q does not open to the bundle's value with the bundle's salt", leafName(ev.index, ev.Event), f.Name)
+				v.fail("commitment.mismatch", leafName(ev.index, ev.Event), f.Name)
 				continue
 			}
 			cr.Opened++
@@ -409,29 +403,29 @@ func (v *verifier) certificates() {
 		}
 		cert, err := bundleCertificate(v.b, s.Certificate)
 		if err != nil {
-			v.fail("signer %s: certificate: %v", s.ID, err)
+			v.fail("certificate.unreadable", s.ID, err)
 			continue
 		}
 		v.certs[s.ID] = cert
 		at := cert.NotBefore.Add(time.Second)
 		if _, err := cert.Verify(x509.VerifyOptions{Roots: v.opt.Roots, Intermediates: v.inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
-			v.fail("signer %s: certificate %s does not chain to the trusted roots: %v", s.ID, cert.SerialNumber.Text(16), err)
+			v.fail("certificate.untrusted", s.ID, cert.SerialNumber.Text(16), err)
 		}
 		b, ok, err := ca.ParseBinding(cert)
 		switch {
 		case err != nil:
-			v.fail("signer %s: certificate %s: %v", s.ID, cert.SerialNumber.Text(16), err)
+			v.fail("certificate.binding_invalid", s.ID, cert.SerialNumber.Text(16), err)
 		case !ok:
-			v.fail("signer %s: certificate %s carries no binding to an otp.verified leaf", s.ID, cert.SerialNumber.Text(16))
+			v.fail("certificate.no_binding", s.ID, cert.SerialNumber.Text(16))
 		default:
 			ev := v.byIdx[b.LeafIndex]
 			switch {
 			case ev == nil:
-				v.fail("signer %s: certificate %s is bound to leaf #%d, which is not a verified leaf of this envelope", s.ID, cert.SerialNumber.Text(16), b.LeafIndex)
+				v.fail("certificate.binding_unknown_leaf", s.ID, cert.SerialNumber.Text(16), b.LeafIndex)
 			case ev.Type != event.OTPVerified || ev.Signer != s.ID:
-				v.fail("signer %s: certificate %s is bound to %s, not to this signer's otp.verified event", s.ID, cert.SerialNumber.Text(16), leafName(ev.index, ev.Event))
+				v.fail("certificate.binding_wrong_leaf", s.ID, cert.SerialNumber.Text(16), leafName(ev.index, ev.Event))
 			case !bytes.Equal(verify.LeafHash(ev.leaf), b.LeafHash):
-				v.fail("signer %s: certificate %s is bound to leaf #%d with hash %x, the leaf's hash is %x", s.ID, cert.SerialNumber.Text(16), b.LeafIndex, b.LeafHash, verify.LeafHash(ev.leaf))
+				v.fail("certificate.binding_hash", s.ID, cert.SerialNumber.Text(16), b.LeafIndex, b.LeafHash, verify.LeafHash(ev.leaf))
 			}
 		}
 		d := sha256.Sum256(cert.Raw)
@@ -442,14 +436,14 @@ func (v *verifier) certificates() {
 			}
 			issued = true
 			if ev.Data["serial"] != cert.SerialNumber.Text(16) {
-				v.fail("%s: serial %v, the certificate's is %s", leafName(ev.index, ev.Event), ev.Data["serial"], cert.SerialNumber.Text(16))
+				v.fail("certificate.serial_mismatch", leafName(ev.index, ev.Event), ev.Data["serial"], cert.SerialNumber.Text(16))
 			}
 			if ok && fmt.Sprint(ev.Data["otp_leaf"]) != fmt.Sprint(b.LeafIndex) {
-				v.fail("%s: otp_leaf %v, the certificate is bound to leaf #%d", leafName(ev.index, ev.Event), ev.Data["otp_leaf"], b.LeafIndex)
+				v.fail("certificate.otp_leaf_mismatch", leafName(ev.index, ev.Event), ev.Data["otp_leaf"], b.LeafIndex)
 			}
 		}
 		if !issued {
-			v.fail("signer %s: no certificate.issued leaf records certificate %s (SHA-256 %x)", s.ID, cert.SerialNumber.Text(16), d[:])
+			v.fail("certificate.not_issued", s.ID, cert.SerialNumber.Text(16), d[:])
 		}
 	}
 }
@@ -464,7 +458,7 @@ func (v *verifier) revocation() {
 		content, ok := v.b.Files[ri.File]
 		rr := RevocationReport{File: ri.File, Kind: ri.Kind, Status: "good"}
 		if !ok {
-			v.fail("%s: missing from the bundle", ri.File)
+			v.fail("bundle.file_missing", ri.File)
 			continue
 		}
 		switch ri.Kind {
@@ -474,14 +468,14 @@ func (v *verifier) revocation() {
 				err = crl.CheckSignatureFrom(issuer)
 			}
 			if err != nil {
-				v.fail("%s: the CRL does not verify against the issuing CA: %v", ri.File, err)
+				v.fail("revocation.crl_invalid", ri.File, err)
 				rr.Status = "invalid"
 				break
 			}
 			for id, c := range v.certs {
 				for _, e := range crl.RevokedCertificateEntries {
 					if e.SerialNumber.Cmp(c.SerialNumber) == 0 {
-						v.fail("%s: the certificate of signer %s is revoked (since %s)", ri.File, id, fmtTime(e.RevocationTime))
+						v.fail("revocation.crl_revoked", ri.File, id, fmtTime(e.RevocationTime))
 						rr.Status = "revoked"
 					}
 				}
@@ -489,26 +483,26 @@ func (v *verifier) revocation() {
 		case "ocsp":
 			c := v.certs[ri.Signer]
 			if c == nil {
-				v.fail("%s: OCSP response for signer %q, who has no certificate in the bundle", ri.File, ri.Signer)
+				v.fail("revocation.ocsp_unknown_signer", ri.File, ri.Signer)
 				continue
 			}
 			resp, err := ocsp.ParseResponseForCert(content, c, issuer)
 			if err != nil {
-				v.fail("%s: the OCSP response for signer %s does not verify: %v", ri.File, ri.Signer, err)
+				v.fail("revocation.ocsp_invalid", ri.File, ri.Signer, err)
 				rr.Status = "invalid"
 				break
 			}
 			switch resp.Status {
 			case ocsp.Good:
 			case ocsp.Revoked:
-				v.fail("%s: OCSP says the certificate of signer %s is revoked (since %s)", ri.File, ri.Signer, fmtTime(resp.RevokedAt))
+				v.fail("revocation.ocsp_revoked", ri.File, ri.Signer, fmtTime(resp.RevokedAt))
 				rr.Status = "revoked"
 			default:
-				v.warn("%s: OCSP status of signer %s's certificate is unknown", ri.File, ri.Signer)
+				v.warn("revocation.ocsp_status_unknown", ri.File, ri.Signer)
 				rr.Status = "unknown"
 			}
 		default:
-			v.fail("%s: unknown revocation kind %q", ri.File, ri.Kind)
+			v.fail("revocation.unknown_kind", ri.File, ri.Kind)
 			continue
 		}
 		v.r.Revocation = append(v.r.Revocation, rr)
@@ -557,17 +551,18 @@ func (v *verifier) documents() {
 	for di := range v.m.Documents {
 		d := &v.m.Documents[di]
 		dr := DocumentReport{ID: d.ID, Name: d.Name, File: d.File, Final: d.Final}
-		issue := func(format string, a ...any) {
-			msg := fmt.Sprintf(format, a...)
-			dr.Issues = append(dr.Issues, msg)
-			v.fail("document %s (%s): %s", d.ID, d.Name, msg)
+		subject := &finding{code: "document", args: []any{d.ID, d.Name}}
+		issue := func(code string, a ...any) {
+			f := finding{code: code, args: a}
+			dr.Issues = append(dr.Issues, f.text("en"))
+			v.failIn(subject, f)
 		}
 		if created[d.ID] != d.Prepared {
-			issue("the prepared digest %s is not the one envelope.created records (%q)", d.Prepared, created[d.ID])
+			issue("document.prepared_not_created", d.Prepared, created[d.ID])
 		}
 		if d.File == "" {
 			if v.m.Envelope.Status == "completed" {
-				issue("the envelope is completed but the bundle holds no final PDF")
+				issue("document.final_missing")
 			}
 			dr.Valid = len(dr.Issues) == 0
 			v.r.Documents = append(v.r.Documents, dr)
@@ -575,16 +570,16 @@ func (v *verifier) documents() {
 		}
 		pdf, ok := v.b.Files[d.File]
 		if !ok {
-			issue("%s is missing from the bundle", d.File)
+			issue("document.file_missing", d.File)
 			v.r.Documents = append(v.r.Documents, dr)
 			continue
 		}
 		if got := digest(pdf); got != d.Final {
-			issue("%s has SHA-256 %s, the manifest says %s", d.File, got, d.Final)
+			issue("document.digest_mismatch", d.File, got, d.Final)
 		}
 		rep, err := pades.Verify(v.ctx, bytes.NewReader(pdf), int64(len(pdf)), pades.VerifyOptions{Roots: v.opt.Roots})
 		if err != nil {
-			issue("%s is not a readable PDF: %v", d.File, err)
+			issue("document.unreadable", d.File, err)
 			v.r.Documents = append(v.r.Documents, dr)
 			continue
 		}
@@ -597,15 +592,15 @@ func (v *verifier) documents() {
 					probs = append(probs, fmt.Sprintf("signature #%d (%s): %s", i+1, s.Field, p))
 				}
 			}
-			issue("%s: the PAdES signatures do not verify: %s", d.File, strings.Join(probs, "; "))
+			issue("document.signatures_invalid", d.File, strings.Join(probs, "; "))
 		}
 		if rep.Pages != d.Pages {
-			issue("%s has %d pages, the manifest says %d", d.File, rep.Pages, d.Pages)
+			issue("document.pages_mismatch", d.File, rep.Pages, d.Pages)
 		}
 		revs := revisionDigests(pdf)
 		v.prefixes[d.ID] = revs
 		if _, ok := revs[d.Prepared]; !ok {
-			issue("the prepared version %s is not a revision of %s", d.Prepared, d.File)
+			issue("document.prepared_not_revision", d.Prepared, d.File)
 		}
 		for _, ev := range v.events {
 			switch ev.Type {
@@ -614,13 +609,13 @@ func (v *verifier) documents() {
 					continue
 				}
 				if _, ok := revs[fmt.Sprint(ev.Data["digest"])]; !ok {
-					issue("%s: the signed version %v is not a revision of %s", leafName(ev.index, ev.Event), ev.Data["digest"], d.File)
+					issue("document.signed_not_revision", leafName(ev.index, ev.Event), ev.Data["digest"], d.File)
 				}
 			case event.ConsentGiven:
 				docs, _ := ev.Data["documents"].(map[string]string)
 				if dg, ok := docs[d.ID]; ok {
 					if _, ok := revs[dg]; !ok {
-						issue("%s: the version consented to (%s) is not a revision of %s", leafName(ev.index, ev.Event), dg, d.File)
+						issue("document.consented_not_revision", leafName(ev.index, ev.Event), dg, d.File)
 					}
 				}
 			}
@@ -641,12 +636,12 @@ func (v *verifier) documents() {
 			}
 			switch {
 			case sig == nil && signed != "":
-				issue("no signature by signer %s's certificate %s, though document.signed records one", id, c.SerialNumber.Text(16))
+				issue("document.signature_missing", id, c.SerialNumber.Text(16))
 			case sig != nil && signed == "":
-				issue("signed by signer %s's certificate %s with no document.signed leaf", id, c.SerialNumber.Text(16))
+				issue("document.signature_unrecorded", id, c.SerialNumber.Text(16))
 			case sig != nil:
 				if n, ok := revs[signed]; !ok || n != sig.RevisionEnd {
-					issue("signer %s's signature ends its revision at byte %d, not at the version %s that document.signed records", id, sig.RevisionEnd, signed)
+					issue("document.signature_revision", id, sig.RevisionEnd, signed)
 				}
 				if sig.Timestamp != nil {
 					v.checkSignatureTime(d.ID, id, sig.Timestamp)
@@ -662,12 +657,12 @@ func (v *verifier) checkSignatureTime(doc, signer string, ts *pades.TimestampRep
 	for _, t := range v.m.Timestamps {
 		if t.Kind == "signature" && t.Document == doc && t.Signer == signer {
 			if !t.Time.Equal(ts.Time.UTC()) || t.TSA != ts.TSA {
-				v.fail("manifest: the timestamp of signer %s on document %s is given as %s, the PDF's token says %s", signer, doc, fmtTime(t.Time), fmtTime(ts.Time))
+				v.fail("timestamp.mismatch", signer, doc, fmtTime(t.Time), fmtTime(ts.Time))
 			}
 			return
 		}
 	}
-	v.fail("manifest: the timestamp of signer %s on document %s is not listed", signer, doc)
+	v.fail("timestamp.unlisted", signer, doc)
 }
 
 // report checks the sealed evidence report: its seal, and that it is the rendering of the
@@ -675,43 +670,36 @@ func (v *verifier) checkSignatureTime(doc, signer string, ts *pades.TimestampRep
 func (v *verifier) report() {
 	pdf, ok := v.b.Files[ReportPath]
 	if !ok {
-		v.fail("%s: missing from the bundle", ReportPath)
+		v.fail("bundle.file_missing", ReportPath)
 		return
 	}
 	rep, err := pades.Verify(v.ctx, bytes.NewReader(pdf), int64(len(pdf)), pades.VerifyOptions{Roots: v.opt.Roots})
 	if err != nil {
-		v.fail("%s: not a readable PDF: %v", ReportPath, err)
+		v.fail("report.unreadable", ReportPath, err)
 		return
 	}
 	v.r.Report = rep
 	if !rep.Valid {
-		v.fail("%s: the platform seal does not verify: %s", ReportPath, strings.Join(rep.Problems, "; "))
+		v.fail("report.seal_invalid", ReportPath, strings.Join(rep.Problems, "; "))
 	}
 	if len(rep.Signatures) == 0 || rep.Signatures[0].Field != SealField || rep.Signatures[0].Signer == nil {
-		v.fail("%s: not sealed in the %s field", ReportPath, SealField)
+		v.fail("report.not_sealed", ReportPath, SealField)
 	} else if seal, err := parsePEM(v.b.Files[SealPath]); err == nil && rep.Signatures[0].Signer.Serial != seal[0].SerialNumber.Text(16) {
-		v.fail("%s: sealed by certificate %s, not by the platform seal %s", ReportPath, rep.Signatures[0].Signer.Serial, seal[0].SerialNumber.Text(16))
+		v.fail("report.wrong_seal", ReportPath, rep.Signatures[0].Signer.Serial, seal[0].SerialNumber.Text(16))
 	}
 	if rep.Level != "B-LTA" {
-		v.fail("%s: the platform seal reaches PAdES %s, not B-LTA (no document timestamp over its validation data)", ReportPath, orNone(rep.Level))
+		v.fail("report.seal_level", ReportPath, level(rep.Level))
 	}
 	if v.m.ReportFormat != ReportFormat {
-		v.warn("%s: report format %d is unknown to this verifier; its content was not compared with the bundle", ReportPath, v.m.ReportFormat)
+		v.warn("report.unknown_format", ReportPath, v.m.ReportFormat)
 		return
 	}
 	want, err := RenderReport(v.b)
 	if err != nil {
-		v.fail("%s: %v", ReportPath, err)
+		v.fail("report.render", ReportPath, err)
 		return
 	}
 	if !bytes.HasPrefix(pdf, want) {
-		v.fail("%s: its content is not the rendering of this bundle (the report says something the bundle does not back)", ReportPath)
+		v.fail("report.content_mismatch", ReportPath)
 	}
-}
-
-func orNone(s string) string {
-	if s == "" {
-		return "no level"
-	}
-	return s
 }

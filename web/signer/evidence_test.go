@@ -226,9 +226,10 @@ func TestEvidenceBundle(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		lang := "fr"
 		post := func(name string, data []byte) string {
 			b, contentType := testworld.Upload(nil, map[string][]byte{name: data})
-			req := httptest.NewRequest("POST", "/verify?lang=fr", b)
+			req := httptest.NewRequest("POST", "/verify?lang="+lang, b)
 			req.Header.Set("Content-Type", contentType)
 			rec := httptest.NewRecorder()
 			h.ServeHTTP(rec, req)
@@ -244,8 +245,26 @@ func TestEvidenceBundle(t *testing.T) {
 			t.Fatalf("signed PDF on the page:\n%s", body)
 		}
 		bad := tamperManifest(t, parsed, func(m *evidence.Manifest) { m.Salt = strings.Repeat("11", 32) })
-		if body := post("falsifié.zip", bad); !strings.Contains(body, ">NON VALIDE<") || !strings.Contains(body, "does not open") {
-			t.Fatalf("tampered bundle on the page:\n%s", body)
+		// The failures are shown in the page's language, with their codes.
+		body := post("falsifié.zip", bad)
+		for _, want := range []string{">NON VALIDE<", "Échecs",
+			`data-code="commitment.mismatch">événement n° `, ", signataire alice) : l&#39;engagement &#34;email&#34; ne s&#39;ouvre pas sur la valeur du dossier avec le sel du dossier",
+			"a signé", "terminée"} {
+			if !strings.Contains(body, want) {
+				t.Errorf("the French page of a tampered bundle lacks %q", want)
+			}
+		}
+		if strings.Contains(body, "does not open") || strings.Contains(body, "(invitation.sent, signer alice)") {
+			t.Errorf("the French page shows English failures:\n%s", body)
+		}
+		lang = "en"
+		body = post("tampered.zip", bad)
+		if !strings.Contains(body, ">NOT VALID<") || !strings.Contains(body, `data-code="commitment.mismatch">leaf #`) ||
+			!strings.Contains(body, "(invitation.sent, signer alice): the commitment &#34;email&#34; does not open") {
+			t.Errorf("the English page of a tampered bundle:\n%s", body)
+		}
+		if lang = "fr"; t.Failed() {
+			t.Logf("French page:\n%s", post("falsifié.zip", bad))
 		}
 	})
 

@@ -35,6 +35,18 @@ var messages = map[string]map[string]string{
 		"too_large":    "Le fichier est trop volumineux.",
 		"unreadable":   "Le fichier ne peut pas être lu :",
 		"unknown_kind": "Ce fichier n'est ni un PDF ni un dossier de preuve.",
+
+		"status.draft":        "brouillon",
+		"status.sent":         "envoyée",
+		"status.completed":    "terminée",
+		"status.declined":     "refusée",
+		"status.expired":      "expirée",
+		"status.voided":       "annulée",
+		"status.erased":       "effacée",
+		"outcome.signed":      "a signé",
+		"outcome.refused":     "a refusé",
+		"outcome.incomplete":  "n'a pas terminé",
+		"outcome.not invited": "non invité",
 	},
 	"en": {
 		"title":        "Verify a signed document or an evidence bundle",
@@ -101,15 +113,15 @@ const pageTemplate = `<!doctype html>
 {{with .Bundle}}
 <section>
 <h2>{{$.File}} : {{if .Valid}}<span class="valid">{{$.L.valid}}</span>{{else}}<span class="invalid">{{$.L.invalid}}</span>{{end}}</h2>
-<p>{{$.L.envelope}} : {{.Title}} (<code>{{.Envelope}}</code>) — {{$.L.status}} : {{.Status}}</p>
+<p>{{$.L.envelope}} : {{.Title}} (<code>{{.Envelope}}</code>) — {{$.L.status}} : {{or (index $.L (print "status." .Status)) .Status}}</p>
 <p>{{$.L.checkpoint}} : {{.Checkpoint.Origin}} #{{.Checkpoint.Size}} — {{.Checkpoint.Time.UTC.Format "2006-01-02 15:04:05 UTC"}} — {{$.L.leaves}} : {{.Leaves}} — {{$.L.commitments}} : {{.Commitment.Opened}}</p>
 <h3>{{$.L.documents}}</h3>
 <table>{{range .Documents}}<tr><td>{{.Name}}</td><td>{{if .Valid}}<span class="valid">✓</span>{{else}}<span class="invalid">✗</span>{{end}} {{.Level}}</td><td><code>{{.Final}}</code></td></tr>{{end}}</table>
 <h3>{{$.L.signers}}</h3>
-<table>{{range .Signers}}<tr><td>{{.Name}} (<code>{{.ID}}</code>)</td><td>{{.Outcome}}</td><td>{{if .Valid}}<span class="valid">✓</span>{{else}}<span class="invalid">✗</span>{{end}}</td></tr>{{end}}</table>
+<table>{{range .Signers}}<tr><td>{{.Name}} (<code>{{.ID}}</code>)</td><td>{{or (index $.L (print "outcome." .Outcome)) .Outcome}}</td><td>{{if .Valid}}<span class="valid">✓</span>{{else}}<span class="invalid">✗</span>{{end}}</td></tr>{{end}}</table>
 {{with .Report}}<p>{{$.L.report_seal}} : {{if .Valid}}<span class="valid">✓</span>{{else}}<span class="invalid">✗</span>{{end}} {{.Level}}</p>{{end}}
-{{if .Failures}}<h3>{{$.L.failures}}</h3><ul>{{range .Failures}}<li class="fail">{{.}}</li>{{end}}</ul>{{end}}
-{{if .Warnings}}<h3>{{$.L.warnings}}</h3><ul>{{range .Warnings}}<li>{{.}}</li>{{end}}</ul>{{end}}
+{{if $.Failures}}<h3>{{$.L.failures}}</h3><ul>{{range $i, $f := $.Failures}}<li class="fail" data-code="{{index $.Bundle.FailureCodes $i}}">{{$f}}</li>{{end}}</ul>{{end}}
+{{if $.Warnings}}<h3>{{$.L.warnings}}</h3><ul>{{range $i, $w := $.Warnings}}<li data-code="{{index $.Bundle.WarningCodes $i}}">{{$w}}</li>{{end}}</ul>{{end}}
 </section>
 {{end}}
 <p class="note">{{.L.offline}}</p>

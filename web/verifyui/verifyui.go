@@ -113,7 +113,9 @@ type view struct {
 	File    string
 	PDF     *pades.Report
 	Bundle  *evidence.Report
-	Checked bool
+	// Failures and Warnings are the bundle's, in the page's language.
+	Failures, Warnings []string
+	Checked            bool
 }
 
 func (h *handler) lang(r *http.Request) string {
@@ -185,6 +187,9 @@ func (h *handler) verify(w http.ResponseWriter, r *http.Request) {
 			v.Error = messages[lang]["unreadable"] + " " + err.Error()
 		}
 		v.Bundle = rep
+		if rep != nil {
+			v.Failures, v.Warnings = rep.FailuresIn(lang), rep.WarningsIn(lang)
+		}
 	case bytes.Contains(data[:min(len(data), 1024)], []byte("%PDF-")):
 		rep, err := pades.Verify(ctx, bytes.NewReader(data), int64(len(data)), pades.VerifyOptions{Roots: h.opt.Roots})
 		if err != nil {
