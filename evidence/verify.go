@@ -39,18 +39,18 @@ type Options struct {
 
 // Report is the outcome of Verify.
 type Report struct {
-	Valid      bool               `json:"valid"`
-	Envelope   string             `json:"envelope"`
-	Title      string             `json:"title"`
-	Status     string             `json:"status"`
-	Scope      string             `json:"scope"`
-	Checkpoint CheckpointReport   `json:"checkpoint"`
-	Leaves     int                `json:"leaves"`
-	Documents  []DocumentReport   `json:"documents"`
-	Signers    []SignerReport     `json:"signers"`
-	Commitment CommitmentReport   `json:"commitments"`
-	Report     *pades.Report      `json:"report,omitempty"`
-	Live       *LiveReport        `json:"live,omitempty"`
+	Valid      bool             `json:"valid"`
+	Envelope   string           `json:"envelope"`
+	Title      string           `json:"title"`
+	Status     string           `json:"status"`
+	Scope      string           `json:"scope"`
+	Checkpoint CheckpointReport `json:"checkpoint"`
+	Leaves     int              `json:"leaves"`
+	Documents  []DocumentReport `json:"documents"`
+	Signers    []SignerReport   `json:"signers"`
+	Commitment CommitmentReport `json:"commitments"`
+	Report     *pades.Report    `json:"report,omitempty"`
+	Live       *LiveReport      `json:"live,omitempty"`
 	// Failures and Warnings are in English; FailureCodes and WarningCodes are their stable
 	// codes (see messages.go), in the same order. FailuresIn and WarningsIn translate them.
 	Failures     []string           `json:"failures,omitempty"`

@@ -106,13 +106,13 @@ func secure(next http.Handler) http.Handler {
 
 // view is what the page template shows.
 type view struct {
-	L       map[string]string
-	Lang    string
-	Other   string
-	Error   string
-	File    string
-	PDF     *pades.Report
-	Bundle  *evidence.Report
+	L      map[string]string
+	Lang   string
+	Other  string
+	Error  string
+	File   string
+	PDF    *pades.Report
+	Bundle *evidence.Report
 	// Failures and Warnings are the bundle's, in the page's language.
 	Failures, Warnings []string
 	Checked            bool
