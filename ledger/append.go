@@ -71,7 +71,8 @@ type appendReq struct {
 
 // Append validates e, encodes it as a canonical leaf and queues it durably. It returns once
 // the storage has committed the leaf, in one write shared with concurrent calls (group
-// commit); a lone call waits at most Options.GroupCommitWindow for company. An empty e.ID is
+// commit); a call waits at most Options.GroupCommitWindow for company, and only after a larger
+// write (see Options.GroupCommitWindow). An empty e.ID is
 // filled with a fresh random identifier and a zero e.At with the current time.
 //
 // Events appended one after the other (each Append returning before the next begins) keep
@@ -204,11 +205,13 @@ func (l *Log) unregister(w *waiter) {
 	}
 }
 
-// commitLoop is the group committer: it gathers the Append calls waiting at the moment, or
-// arriving within the window, and queues their leaves in one storage write.
+// commitLoop is the group committer: it gathers the Append calls waiting at the moment and,
+// while it has fewer than the previous write held, those arriving within the window; then it
+// queues their leaves in one storage write.
 func (l *Log) commitLoop(ctx context.Context) {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	last := 1 // calls in the previous write
 	for {
 		var first *appendReq
 		select {
@@ -229,7 +232,7 @@ func (l *Log) commitLoop(ctx context.Context) {
 			default:
 			}
 			wait := time.Until(deadline)
-			if wait <= 0 {
+			if wait <= 0 || len(batch) >= last {
 				break
 			}
 			timer.Reset(wait)
@@ -247,6 +250,7 @@ func (l *Log) commitLoop(ctx context.Context) {
 				return
 			}
 		}
+		last = len(batch)
 		l.commit(ctx, batch)
 	}
 }

@@ -64,9 +64,11 @@ type Options struct {
 	// Timestamper timestamps each checkpoint: its token covers the SHA-256 of the checkpoint
 	// text (the note body, without signatures). When nil, checkpoints carry no token.
 	Timestamper Timestamper
-	// GroupCommitWindow is the longest a lone Append waits for others to share its durable
-	// write. Zero adds no wait: calls that arrive while a write is in progress still share the
-	// next one.
+	// GroupCommitWindow is the longest an Append waits for others to share its durable write,
+	// and it waits only while fewer calls have gathered than the previous write held: under a
+	// steady load the callers re-appending after their acknowledgement are awaited, while a
+	// lone caller after a lone caller is not delayed at all. Zero adds no wait: calls that
+	// arrive while a write is in progress still share the next one.
 	GroupCommitWindow time.Duration
 	// CheckpointInterval is the least time between two checkpoint publications.
 	// Zero means DefaultCheckpointInterval.
