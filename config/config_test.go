@@ -245,3 +245,24 @@ func TestSMSHTTPSuccessCondition(t *testing.T) {
 		t.Error("success_status: ok accepted")
 	}
 }
+
+// TestKeyPassphraseAlias: PARAPHE_KEY_PASSPHRASE, the name in the design, sets the key
+// passphrase like PARAPHE_KEYS_PASSPHRASE; both set to different values is an error.
+func TestKeyPassphraseAlias(t *testing.T) {
+	for _, name := range []string{"PARAPHE_KEY_PASSPHRASE", "PARAPHE_KEYS_PASSPHRASE"} {
+		c, err := Load("", []string{name + "=correct-horse"})
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if p, err := c.Passphrase(); err != nil || string(p) != "correct-horse" {
+			t.Fatalf("%s: passphrase %q, %v", name, p, err)
+		}
+	}
+	if _, err := Load("", []string{"PARAPHE_KEY_PASSPHRASE=a", "PARAPHE_KEYS_PASSPHRASE=a"}); err != nil {
+		t.Fatalf("both names with the same value: %v", err)
+	}
+	_, err := Load("", []string{"PARAPHE_KEY_PASSPHRASE=a", "PARAPHE_KEYS_PASSPHRASE=b"})
+	if err == nil || !strings.Contains(err.Error(), "PARAPHE_KEY_PASSPHRASE and PARAPHE_KEYS_PASSPHRASE") {
+		t.Fatalf("both names, different values: %v", err)
+	}
+}

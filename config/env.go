@@ -19,12 +19,19 @@ func applyEnv(c *Config, env []string) error {
 	fields := map[string]reflect.Value{}
 	collect(reflect.ValueOf(c).Elem(), "", fields)
 	var problems []error
+	seen := map[string]struct{ name, value string }{}
 	for _, kv := range env {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || !strings.HasPrefix(name, EnvPrefix) {
 			continue
 		}
 		key := strings.TrimPrefix(name, EnvPrefix)
+		key = envAlias(key)
+		if prev, ok := seen[key]; ok && prev.value != value {
+			problems = append(problems, fmt.Errorf("%s and %s are both set, to different values", prev.name, name))
+			continue
+		}
+		seen[key] = struct{ name, value string }{name, value}
 		f, ok := fields[key]
 		if !ok {
 			if key == "CONFIG" { // the configuration file's path, read by the command line
@@ -41,6 +48,16 @@ func applyEnv(c *Config, env []string) error {
 		return &ValidationError{Problems: problems}
 	}
 	return nil
+}
+
+// envAlias maps the other names accepted for some variables (without EnvPrefix) to their
+// option: the key passphrase is PARAPHE_KEYS_PASSPHRASE after its YAML path, and also
+// PARAPHE_KEY_PASSPHRASE as the design documents name it.
+func envAlias(key string) string {
+	if key == "KEY_PASSPHRASE" {
+		return "KEYS_PASSPHRASE"
+	}
+	return key
 }
 
 func collect(v reflect.Value, prefix string, out map[string]reflect.Value) {
