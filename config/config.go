@@ -260,7 +260,7 @@ func Default() Config {
 		},
 		CA:       CA{SignerValidity: time.Hour, CRLValidity: 24 * time.Hour},
 		TSA:      TSA{Policy: "0.4.0.2023.1.1", Accuracy: time.Second, NTPInterval: 5 * time.Minute},
-		Ledger:   Ledger{GroupCommitWindow: time.Millisecond, CheckpointInterval: 100 * time.Millisecond},
+		Ledger:   Ledger{GroupCommitWindow: time.Millisecond, CheckpointInterval: 5 * time.Millisecond},
 		Ceremony: Ceremony{Retention: 30 * 24 * time.Hour, ReadDwell: 1500 * time.Millisecond},
 		SMTP:     SMTP{Port: 587, Security: "starttls", From: "Paraphe <no-reply@localhost>"},
 		SMS:      SMS{Provider: "outbox", HTTP: SMSHTTP{Method: "POST", SuccessStatus: StatusList{200}}},
