@@ -95,7 +95,7 @@ func Open(ctx context.Context, cfg config.Config, log *slog.Logger, version stri
 	}
 
 	if a.handler, err = web.New(web.Options{
-		Mounts:         a.mounts(),
+		Mounts:         append(a.mounts(), a.devMounts()...),
 		Health:         a.health,
 		MaxBodyBytes:   cfg.HTTP.MaxBodyBytes,
 		RateLimits:     rateLimits(cfg.HTTP.RateLimit, a.tsa.RejectRateLimited),

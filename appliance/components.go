@@ -13,10 +13,13 @@ import (
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/paraphe/paraphe/ca"
+	"github.com/paraphe/paraphe/config"
 	"github.com/paraphe/paraphe/ledger"
 	"github.com/paraphe/paraphe/ledger/badgerstore"
 	"github.com/paraphe/paraphe/ledger/event"
 	"github.com/paraphe/paraphe/tsa"
+	"github.com/paraphe/paraphe/web"
+	"github.com/paraphe/paraphe/web/api"
 )
 
 // openCA opens the certificate authority over the state store.
@@ -169,4 +172,19 @@ func parseOID(s string) (asn1.ObjectIdentifier, error) {
 		return nil, fmt.Errorf("%q is not a dotted OID", s)
 	}
 	return o, nil
+}
+
+// devMounts are the routes that exist in development only: the outbox page (GET /dev/outbox,
+// behind an API key like GET /api/v1/outbox). In production there are none, so /dev/outbox is
+// the front's 404.
+func (a *Appliance) devMounts() []web.Mount {
+	if a.cfg.Mode != config.ModeDevelopment || a.outbox == nil {
+		return nil
+	}
+	h, err := api.OutboxPage(api.OutboxPageOptions{Outbox: a.outbox, DB: a.state, Logger: a.log.With("component", "outbox")})
+	if err != nil { // cannot happen: the outbox and the state store are open
+		a.log.Error("outbox page", "err", err)
+		return nil
+	}
+	return []web.Mount{{Patterns: []string{api.OutboxPagePath}, Handler: h}}
 }
