@@ -261,6 +261,10 @@ func TestKeyPassphraseAlias(t *testing.T) {
 	if _, err := Load("", []string{"PARAPHE_KEY_PASSPHRASE=a", "PARAPHE_KEYS_PASSPHRASE=a"}); err != nil {
 		t.Fatalf("both names with the same value: %v", err)
 	}
+	// The same variable twice: the later value wins, as before.
+	if c, err := Load("", []string{"PARAPHE_LISTEN=127.0.0.1:1", "PARAPHE_LISTEN=127.0.0.1:2"}); err != nil || c.Listen != "127.0.0.1:2" {
+		t.Fatalf("PARAPHE_LISTEN twice: %q, %v", c.Listen, err)
+	}
 	_, err := Load("", []string{"PARAPHE_KEY_PASSPHRASE=a", "PARAPHE_KEYS_PASSPHRASE=b"})
 	if err == nil || !strings.Contains(err.Error(), "PARAPHE_KEY_PASSPHRASE and PARAPHE_KEYS_PASSPHRASE") {
 		t.Fatalf("both names, different values: %v", err)

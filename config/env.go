@@ -27,7 +27,7 @@ func applyEnv(c *Config, env []string) error {
 		}
 		key := strings.TrimPrefix(name, EnvPrefix)
 		key = envAlias(key)
-		if prev, ok := seen[key]; ok && prev.value != value {
+		if prev, ok := seen[key]; ok && prev.name != name && prev.value != value {
 			problems = append(problems, fmt.Errorf("%s and %s are both set, to different values", prev.name, name))
 			continue
 		}
