@@ -3,7 +3,6 @@ package admin
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -16,6 +15,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
@@ -26,7 +26,6 @@ import (
 	"github.com/paraphe/paraphe/internal/browsertest"
 	"github.com/paraphe/paraphe/internal/testtool"
 	"github.com/paraphe/paraphe/pades"
-	"github.com/paraphe/paraphe/web/signer"
 )
 
 // browser is a headless Chromium tab with the web app's steps.
@@ -147,18 +146,14 @@ func (b *browser) audit(where string) {
 }
 
 // TestSenderAppEndToEnd: an admin signs in and creates a sender; the sender uploads two PDFs,
-// places fields and signature boxes for two signers on pages rendered by pdf.js and sends; both
-// signers sign through the signer protocol; the sender follows the timeline to completion and
-// downloads the signed documents, whose signatures sit in the boxes placed, and the evidence
-// bundle, which `paraphe verify` accepts.
+// places fields and signature boxes for two signers on pages rendered by pdf.js, sets the expiry
+// and reminders, and sends; both signers sign in Chromium through the signer's pages (link from
+// the invitation email, every page read, fields typed, « Signer », code from the SMS); the
+// sender follows the timeline to completion and downloads the signed documents, whose
+// signatures sit in the boxes placed, and the evidence bundle, which `paraphe verify` accepts.
 func TestSenderAppEndToEnd(t *testing.T) {
 	w := newWorld(t)
-	if w.app.opt.PDFJS == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("pdf.js is not embedded (run scripts/assets before the tests)")
-		}
-		t.Skip("pdf.js is not embedded (run scripts/assets); skipping the browser test")
-	}
+	requirePDFJS(t, w)
 	b := newBrowser(t, "sender")
 	base := w.srv.URL
 	ctx := context.Background()
@@ -200,7 +195,8 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	b.Wait("preparation page", `location.pathname === "/admin/envelopes/new" && document.querySelectorAll("#signers fieldset").length === 1`)
 	b.typeIn("#title", "Vente Martin – Dupont")
 	b.typeIn("#message", "Merci de signer le compromis et son annexe.")
-	b.typeIn("#reminders", "2")
+	b.typeIn("#expires", "10")
+	b.typeIn("#reminders", "2, 5")
 	signer := func(n int, name, email, phone, locale string) {
 		p := fmt.Sprintf("#signers fieldset:nth-of-type(%d) ", n)
 		b.typeIn(p+"[data-k=name]", name)
@@ -299,8 +295,19 @@ func TestSenderAppEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if e.Status != ceremony.StatusSent || len(e.Documents) != 2 || len(e.Signers) != 2 || e.Owner == "" || len(e.Reminders) != 1 {
-		t.Fatalf("envelope: status %s, %d documents, %d signers, owner %q, reminders %v", e.Status, len(e.Documents), len(e.Signers), e.Owner, e.Reminders)
+	if e.Status != ceremony.StatusSent || len(e.Documents) != 2 || len(e.Signers) != 2 || e.Owner == "" {
+		t.Fatalf("envelope: status %s, %d documents, %d signers, owner %q", e.Status, len(e.Documents), len(e.Signers), e.Owner)
+	}
+	// Expiry in 10 days and reminders after 2 and 5 days, as typed.
+	if !slices.Equal(e.Reminders, []ceremony.Duration{ceremony.Duration(48 * time.Hour), ceremony.Duration(120 * time.Hour)}) {
+		var got []time.Duration
+		for _, r := range e.Reminders {
+			got = append(got, time.Duration(r))
+		}
+		t.Fatalf("reminders %v, want [48h 120h]", got)
+	}
+	if d := e.ExpiresAt.Sub(e.CreatedAt); d < 240*time.Hour-time.Minute || d > 240*time.Hour+time.Minute {
+		t.Fatalf("the envelope expires %s after its creation (%s), want 10 days", d, e.ExpiresAt)
 	}
 	if n := len(e.Documents[0].Fields) + len(e.Documents[1].Fields); n != 3 {
 		t.Fatalf("%d fields stored, want 3", n)
@@ -332,16 +339,40 @@ func TestSenderAppEndToEnd(t *testing.T) {
 		t.Fatalf("the resized signature box: %+v, want 60 × 20 on page 2", sb)
 	}
 
-	// Both signers sign, in order, through the signer protocol.
-	w.sign(t, "alice@example.org", "+33612345678", map[string]string{})
+	// Both signers sign, in order, through the signer's pages in Chromium: the link from the
+	// invitation email, every page read, their fields filled, « Signer », the code from the SMS.
+	values := map[string]string{} // field id → value typed
+	for _, d := range e.Documents {
+		for _, f := range d.Fields {
+			values[f.ID] = "valeur " + f.Label
+		}
+	}
+	signerTab := browsertest.New(t, "signers", browsertest.Options{Width: 1280, Height: 900, HideScrollbars: true})
+	signerTab.SignThroughPages(w.invitation(t, "alice@example.org"), values, func() string { return w.code("+33612345678") })
 	b.Wait("timeline shows Alice's steps", `document.querySelectorAll("#timeline li[data-type='signer.completed']").length === 1`)
-	w.sign(t, "bob@example.org", "+33698765432", map[string]string{})
+	signerTab.SignThroughPages(w.invitation(t, "bob@example.org"), values, func() string { return w.code("+33698765432") })
 	b.Wait("completed", `document.querySelector("#envelope-status")?.classList.contains("badge-completed")`)
 	b.Wait("downloads", `document.querySelectorAll("#documents a[data-doc]").length === 2`)
 	b.Shot("completed")
 	b.Clean("envelope page")
 	if !browsertest.Eval[bool](b.Browser, `!!document.querySelector("#timeline li[data-type='envelope.completed']")`) {
 		t.Fatal("the timeline lacks envelope.completed")
+	}
+	if e, err = w.svc.Envelope(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range e.Documents {
+		for _, f := range d.Fields {
+			sg := e.Signers[slices.IndexFunc(e.Signers, func(s ceremony.Signer) bool { return s.ID == f.Signer })]
+			if got := sg.Values[f.ID]; got != values[f.ID] {
+				t.Errorf("%s's field %q holds %q, want %q (typed in the signer's page)", sg.Name, f.Label, got, values[f.ID])
+			}
+		}
+	}
+	for _, sg := range e.Signers {
+		if sg.Status != ceremony.SignerSigned || sg.PagesRead() != 5 {
+			t.Errorf("%s: %s with %d pages read, want signed with 5", sg.Name, sg.Status, sg.PagesRead())
+		}
 	}
 
 	// Download the signed documents with the browser's session and verify them.
@@ -445,9 +476,8 @@ func checkSignatureWidgets(t *testing.T, w *world, d ceremony.Document, signers 
 	}
 }
 
-// sign takes a signer through the whole ceremony with the signer protocol: the link from the
-// invitation email, every page read, the fields filled, consent, and the code from the SMS.
-func (w *world) sign(t *testing.T, email, phone string, values map[string]string) {
+// invitation is the personal link of the latest invitation email to email, from the outbox.
+func (w *world) invitation(t *testing.T, email string) string {
 	t.Helper()
 	var link string
 	for _, m := range w.outboxFor(email) {
@@ -458,67 +488,18 @@ func (w *world) sign(t *testing.T, email, phone string, values map[string]string
 	if link == "" {
 		t.Fatalf("no invitation for %s", email)
 	}
-	c := w.client()
-	req, _ := http.NewRequest("GET", link, nil)
-	req.Header.Set("Accept", "application/json")
-	resp, err := c.http.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st struct {
-		State ceremony.SignerView `json:"state"`
-		CSRF  string              `json:"csrf_token"`
-	}
-	json.NewDecoder(resp.Body).Decode(&st)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Fatalf("open link: %d", resp.StatusCode)
-	}
-	post := func(path string, body any) reply {
-		t.Helper()
-		bs, _ := json.Marshal(body)
-		r := c.do(http.MethodPost, path, strings.NewReader(string(bs)), map[string]string{signer.CSRFHeader: st.CSRF})
-		var next struct {
-			State *ceremony.SignerView `json:"state"`
-		}
-		_ = json.Unmarshal(r.body, &next)
-		if next.State != nil {
-			st.State = *next.State
-		}
-		if r.status != http.StatusOK {
-			t.Fatalf("%s %s: %d %s", email, path, r.status, r.body)
-		}
-		return r
-	}
-	for _, d := range st.State.Documents {
-		for p := 1; p <= d.Pages; p++ {
-			post(fmt.Sprintf("/s/api/documents/%d/pages/%d/read", d.Number, p), map[string]any{})
-		}
-		vals := map[string]string{}
-		for _, f := range d.Fields {
-			vals[f.ID] = "valeur " + f.Label
-			if v, ok := values[f.ID]; ok {
-				vals[f.ID] = v
-			}
-		}
-		if len(vals) > 0 {
-			post("/s/api/fields", signer.FieldsRequest{Values: vals})
-		}
-	}
-	if !st.State.ReadyToDecide || st.State.Consent == nil {
-		t.Fatalf("%s is not ready to decide: %+v", email, st.State)
-	}
-	post("/s/api/sign", signer.SignRequest{ConsentDigest: st.State.Consent.Digest})
-	var code string
+	return link
+}
+
+// code is the code of the latest SMS to phone, from the outbox; "" when there is none.
+func (w *world) code(phone string) string {
+	code := ""
 	for _, m := range w.outboxFor(phone) {
 		if c := regexp.MustCompile(`\b\d{6}\b`).FindString(m.SMS.Text); c != "" {
 			code = c
 		}
 	}
-	if code == "" {
-		t.Fatalf("no code for %s", phone)
-	}
-	post("/s/api/code/verify", signer.VerifyRequest{Code: code})
+	return code
 }
 
 // verifyWithCLI runs `paraphe verify` (built from this module) on the files, which must all

@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/chromedp/chromedp"
-
 	"github.com/paraphe/paraphe/internal/browsertest"
 )
 
@@ -30,35 +28,10 @@ func (b *browser) location() string {
 	return browsertest.Eval[string](b.Browser, `location.href`)
 }
 
-// readDocument scrolls through every page of the reader's document, in order, waiting for each
-// to be rendered and reported read, and fills the given fields on the way.
+// readDocument scrolls through every page of the reader's document (browsertest.ReadDocument).
 func (b *browser) readDocument(values map[string]string) {
 	b.T.Helper()
-	b.Wait("reader ready", `document.querySelector("#pages")?.dataset.ready === "true"`)
-	total := browsertest.Eval[int](b.Browser, `document.querySelectorAll("#pages .page").length`)
-	for p := 1; p <= total; p++ {
-		b.Do(chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`document.getElementById("page-%d").scrollIntoView({block: "start"})`, p)))
-		b.Wait(fmt.Sprintf("page %d rendered", p), fmt.Sprintf(`document.querySelector("#page-%d canvas") && document.getElementById("page-%d").classList.contains("is-rendered")`, p, p))
-		for id, v := range values {
-			if browsertest.Eval[bool](b.Browser, fmt.Sprintf(`!!document.querySelector("#page-%d #field-%s")`, p, id)) {
-				b.fill(id, v)
-			}
-		}
-		b.Wait(fmt.Sprintf("page %d read", p), fmt.Sprintf(`document.getElementById("page-%d").classList.contains("is-read")`, p))
-		if p == 1 {
-			b.Do(chromedp.Evaluate[chromedp.Void](`document.getElementById("page-1").scrollIntoView({block: "end"})`))
-			b.Shot("reader")
-		}
-	}
-}
-
-// fill types a value into a field with the keyboard and leaves it, then waits for the server
-// to accept it.
-func (b *browser) fill(id, v string) {
-	b.T.Helper()
-	sel := chromedp.ID("field-" + id)
-	b.Do(chromedp.Focus(sel), chromedp.SendKeys(sel, v), chromedp.SendKeys(sel, "\t"))
-	b.Wait("field "+id+" saved", fmt.Sprintf(`document.getElementById("field-%s").closest(".field").classList.contains("is-valid")`, id))
+	b.ReadDocument(values)
 }
 
 // noOverflow fails if the page is wider than the window (it must work at 375 px).
