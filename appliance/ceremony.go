@@ -140,6 +140,11 @@ func (a *Appliance) openCeremony(ctx context.Context) error {
 			a.log.Info("bootstrap administrator created", "organization", b.Organization)
 		}
 	}
+	if a.cfg.Mode == config.ModeDevelopment {
+		if err := a.devAccess(ctx, app.Accounts()); err != nil {
+			return err
+		}
+	}
 	a.admin = app
 	return nil
 }

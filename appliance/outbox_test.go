@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/cookiejar"
+	"os"
 	"regexp"
 	"strings"
 	"testing"
@@ -147,6 +148,9 @@ func TestNoOutboxPageInProduction(t *testing.T) {
 	}
 	r := start(t, cfg)
 	defer r.stop()
+	if _, err := os.Stat(cfg.Path(devAccessFile)); !os.IsNotExist(err) {
+		t.Fatalf("production made development credentials: %v", err)
+	}
 	for _, key := range []string{"", apiKey} {
 		status, page := outboxPage(t, r.base, key)
 		if status != http.StatusNotFound {
