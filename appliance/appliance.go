@@ -161,6 +161,9 @@ func (a *Appliance) health(ctx context.Context) web.Health {
 		set("tsa", nil)
 	}
 	_, err := a.ledger.Checkpoint(ctx)
+	if err == nil {
+		err = a.ledger.Status() // the sequencer failing: appends queue, receipts wait
+	}
 	set("ledger", err)
 	return h
 }

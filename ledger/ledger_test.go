@@ -8,12 +8,15 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -723,5 +726,54 @@ func TestClockSteppingBack(t *testing.T) {
 		if r.Index != uint64(i) {
 			t.Fatalf("index %d, want %d", r.Index, i)
 		}
+	}
+}
+
+// switchTSA refuses every call while off is set.
+type switchTSA struct{ off atomic.Bool }
+
+func (s *switchTSA) Timestamp(ctx context.Context, digest []byte, h crypto.Hash) ([]byte, error) {
+	if s.off.Load() {
+		return nil, errors.New("clock not trusted")
+	}
+	return fakeToken(digest), nil
+}
+
+// TestStatusReportsFailingPublication: while checkpoints cannot be published (the TSA refuses)
+// Status names the step and the cause; once they can again, Status is nil.
+func TestStatusReportsFailingPublication(t *testing.T) {
+	k := newKeys(t)
+	o := testOptions(t, NewMemoryStorage(), k)
+	ts := &switchTSA{}
+	o.Timestamper = ts
+	l := openLog(t, o)
+	ctx := context.Background()
+	if err := l.Status(); err != nil {
+		t.Fatalf("status of a fresh log: %v", err)
+	}
+	ts.off.Store(true)
+	p, err := l.Append(ctx, pageRead(t, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for l.Status() == nil {
+		if time.Now().After(deadline) {
+			t.Fatal("Status stayed nil while no checkpoint could be published")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err := l.Status(); !strings.Contains(err.Error(), "publishing a checkpoint") || !strings.Contains(err.Error(), "clock not trusted") {
+		t.Fatalf("status: %v", err)
+	}
+	ts.off.Store(false)
+	if _, err := p.Wait(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for l.Status() != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("Status still %v after a checkpoint was published", l.Status())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/trillian"
@@ -105,6 +106,10 @@ type Log struct {
 	latest     SignedCheckpoint     // latest published checkpoint
 	unresolved map[string][]*waiter // by leaf hash: queued, index not yet known
 	resolved   []*waiter            // index known, waiting for a checkpoint that covers it
+
+	// failing is the sequencer's last failure while it lasts (nil once a pass and a
+	// publication succeed again); see Status.
+	failing atomic.Pointer[stepFailure]
 
 	cancel    context.CancelFunc
 	closed    chan struct{}

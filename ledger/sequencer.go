@@ -50,6 +50,7 @@ func (l *Log) sequenceLoop(ctx context.Context) {
 				}
 				l.metrics.errors.WithLabelValues("sequence").Inc()
 				l.logger.Error("sequencer pass", "err", err)
+				l.fail(stepIntegrate, err)
 				select {
 				case <-time.After(backoff):
 				case <-ctx.Done():
@@ -60,6 +61,9 @@ func (l *Log) sequenceLoop(ctx context.Context) {
 				break
 			}
 			backoff = 10 * time.Millisecond
+			if f := l.failing.Load(); f != nil && f.step == stepIntegrate {
+				l.failing.Store(nil)
+			}
 			if l.head.size > l.latest.Size {
 				next := l.lastPublish.Add(l.opts.CheckpointInterval)
 				if retryAt.After(next) {
@@ -76,6 +80,7 @@ func (l *Log) sequenceLoop(ctx context.Context) {
 					}
 					l.metrics.errors.WithLabelValues("checkpoint").Inc()
 					l.logger.Error("publishing a checkpoint", "size", l.head.size, "retry_in", cpBackoff, "err", err)
+					l.fail(stepPublish, err)
 					retryAt = time.Now().Add(cpBackoff)
 					if !cpArmed {
 						cpTimer.Reset(cpBackoff)
@@ -84,6 +89,7 @@ func (l *Log) sequenceLoop(ctx context.Context) {
 					cpBackoff = min(2*cpBackoff, 5*time.Second)
 				} else {
 					cpBackoff = 10 * time.Millisecond
+					l.failing.Store(nil)
 				}
 			}
 			if n < l.opts.BatchSize {
@@ -180,4 +186,38 @@ func (l *Log) lookupIndex(ctx context.Context, hash []byte) (uint64, bool, error
 		return uint64(lf.LeafIndex), true, nil
 	}
 	return 0, false, nil
+}
+
+// The sequencer's steps, as Status names them.
+const (
+	stepIntegrate = "integrating queued events"
+	stepPublish   = "publishing a checkpoint"
+)
+
+// stepFailure is a sequencer step failing since a time.
+type stepFailure struct {
+	step  string
+	since time.Time
+	err   error
+}
+
+// fail records that step failed with err, keeping the time of the first failure in a row.
+func (l *Log) fail(step string, err error) {
+	f := &stepFailure{step: step, since: time.Now(), err: err}
+	if prev := l.failing.Load(); prev != nil && prev.step == step {
+		f.since = prev.since
+	}
+	l.failing.Store(f)
+}
+
+// Status reports whether the sequencer is working: nil while its last pass and its last
+// checkpoint publication succeeded; otherwise an error naming the failing step, since when,
+// and its last error. Appends may still succeed meanwhile (they are queued durably), but
+// their receipts wait; the appliance's /healthz reports it.
+func (l *Log) Status() error {
+	f := l.failing.Load()
+	if f == nil {
+		return nil
+	}
+	return fmt.Errorf("ledger: %s has been failing since %s: %w", f.step, f.since.UTC().Format(time.RFC3339), f.err)
 }
