@@ -14,6 +14,9 @@
 # verifiable ledger), so no side-by-side figure: the script prints ours and the ratio to the
 # goals of issue 6 (≥ 50 ceremonies/s, p99 < 500 ms), and the disk's synced-write latency
 # measured just before, since every step waits for synced writes.
+# Every step's answer waits for its ledger receipts, as the appliance's do (up to 1 s; the
+# ledger publishes a checkpoint at most every 5 ms); PARAPHE_BENCH_NO_RECEIPTS=1 measures the
+# answers without them.
 # Tunables: CEREMONY_BENCH_N (ceremonies per benchmark, default 200).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
