@@ -132,6 +132,14 @@ func TestLogsHoldNoCodeOrToken(t *testing.T) {
 			t.Errorf("the secret %s… is in the logs", s[:8])
 		}
 	}
+	// Nor personal data: the parties' names, addresses and phone numbers, the values they
+	// typed, the documents' titles (short values are searched as whole words).
+	for _, v := range []string{"Alice Martin", "Bob Smith", "alice@example.org", "bob@example.org", alice0, "+447700900123",
+		"447700900123", "FR123456789012", "Lyon", "London", "Compromis de vente", "12 rue des Lilas"} {
+		if regexp.MustCompile(`\b` + regexp.QuoteMeta(strings.TrimPrefix(v, "+")) + `\b`).MatchString(out) {
+			t.Errorf("personal data %q is in the logs", v)
+		}
+	}
 	if t.Failed() {
 		t.Logf("logs:\n%s", out)
 	}
