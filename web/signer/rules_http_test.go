@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dgraph-io/badger/v4"
+
 	"github.com/paraphe/paraphe/ceremony"
 	"github.com/paraphe/paraphe/web/api"
 )
@@ -136,6 +138,56 @@ func TestReadingRules(t *testing.T) {
 	}
 }
 
+// TestSkippedPage has Alice read the first document with page 2 left out and fill her field in
+// it: the document is not read, so the next document stays closed (download, page, field) and
+// she can neither sign nor refuse nor ask for a code; each refusal changes nothing. Reading the
+// skipped page completes the document (document.read) and opens the next one.
+func TestSkippedPage(t *testing.T) {
+	w, id, alice := aliceOpen(t)
+	for _, p := range []int{1, 3} {
+		if r := alice.readPage(1, p); r.Status != http.StatusOK {
+			t.Fatalf("read 1/%d: %d %s", p, r.Status, r.Body)
+		}
+	}
+	if r := alice.fill(map[string]string{"alice_city": "Lyon"}); r.Status != http.StatusOK {
+		t.Fatalf("fill: %d %s", r.Status, r.Body)
+	}
+	for _, typ := range w.lastEvents(id, 3) {
+		if typ == ceremony.EvDocumentRead {
+			t.Fatal("document.read recorded with a page left out")
+		}
+	}
+	if st := alice.state(); st.Current != 1 || !st.Documents[0].Accessible || st.Documents[1].Accessible || st.ReadyToDecide || st.Consent != nil {
+		t.Fatalf("state with a page left out: %+v", st)
+	}
+	s := w.snap(id)
+	before := w.settle(id)
+	w.refused(id, s, alice.get("/s/api/documents/2"), http.StatusConflict, ceremony.CodeDocumentLocked)
+	w.refused(id, s, alice.readPage(2, 1), http.StatusConflict, ceremony.CodeDocumentLocked)
+	w.refused(id, s, alice.readPage(2, 2), http.StatusConflict, ceremony.CodeDocumentLocked)
+	w.refused(id, s, alice.fill(map[string]string{"alice_iban": "FR123456789012"}), http.StatusConflict, ceremony.CodeDocumentLocked)
+	w.refused(id, s, alice.fill(map[string]string{"alice_city": "Paris", "alice_iban": "FR123456789012"}), http.StatusConflict, ceremony.CodeDocumentLocked)
+	w.refused(id, s, alice.post("/s/api/sign", map[string]string{"consent_digest": strings.Repeat("0", 64)}), http.StatusConflict, ceremony.CodeIncomplete)
+	w.refused(id, s, alice.post("/s/api/refuse", map[string]string{"reason": "Je refuse."}), http.StatusConflict, ceremony.CodeIncomplete)
+	w.refused(id, s, alice.post("/s/api/code", nil), http.StatusConflict, ceremony.CodeConsentRequired)
+	w.refused(id, s, alice.post("/s/api/code/verify", map[string]string{"code": "123456"}), http.StatusConflict, ceremony.CodeConsentRequired)
+	w.unchanged("actions with a page left out", before)
+	if n := len(w.sms.Messages()); n != 0 {
+		t.Fatalf("%d SMS sent before the reading was complete", n)
+	}
+
+	// The skipped page completes the document and opens the next one.
+	if r := alice.readPage(1, 2); r.Status != http.StatusOK {
+		t.Fatalf("read 1/2: %d %s", r.Status, r.Body)
+	}
+	if got := w.lastEvents(id, 2); got[0] != ceremony.EvPageRead || got[1] != ceremony.EvDocumentRead {
+		t.Fatalf("events after the skipped page: %v", got)
+	}
+	if r := alice.get("/s/api/documents/2"); r.Status != http.StatusOK {
+		t.Fatalf("document 2 after reading 1: %d %s", r.Status, r.Body)
+	}
+}
+
 // ready makes Alice read and fill everything.
 func ready(t *testing.T) (*world, string, *party) {
 	w, id, alice := aliceOpen(t)
@@ -254,9 +306,34 @@ func TestAnotherSignersCode(t *testing.T) {
 	if bobCode == aliceCode {
 		t.Skip("both codes drew the same 6 digits")
 	}
+	before := w.settle(id)
 	r := alice.post("/s/api/code/verify", map[string]string{"code": bobCode})
 	if r.Status != http.StatusUnprocessableEntity || r.errCode() != ceremony.CodeCodeWrong {
 		t.Fatalf("bob's code for alice: %d %s", r.Status, r.Body)
+	}
+	var wrong struct {
+		Error struct {
+			Detail struct {
+				AttemptsLeft int `json:"attempts_left"`
+			}
+		}
+		Events []ceremony.EventRef
+	}
+	r.json(t, &wrong)
+	if wrong.Error.Detail.AttemptsLeft != 4 || len(wrong.Events) != 1 || wrong.Events[0].Type != ceremony.EvOTPFailed {
+		t.Fatalf("bob's code for alice answered %s", r.Body)
+	}
+	// One event, otp.failed for Alice (who submitted it), in the timeline and the ledger.
+	after := w.settle(id)
+	if after.events[id] != before.events[id]+1 || after.ledger != before.ledger+1 {
+		t.Fatalf("bob's code for alice recorded %d events, %d ledger entries", after.events[id]-before.events[id], after.ledger-before.ledger)
+	}
+	tl, _ := w.svc.Timeline(context.Background(), id)
+	if last := tl[len(tl)-1]; last.Event.Type != ceremony.EvOTPFailed || last.Event.Signer != "alice" || last.Event.ID != wrong.Events[0].ID || last.Receipt == nil {
+		t.Fatalf("bob's code for alice recorded as %+v", last)
+	}
+	if a, b := alice.state().Code, bob.state().Code; a == nil || a.AttemptsLeft != 4 || b == nil || b.AttemptsLeft != 5 || !b.Active {
+		t.Fatalf("attempts left: alice %+v, bob %+v", a, b)
 	}
 	if r := alice.post("/s/api/code/verify", map[string]string{"code": aliceCode}); r.Status != http.StatusOK {
 		t.Fatalf("alice's code: %d %s", r.Status, r.Body)
@@ -339,8 +416,27 @@ func TestLinksSessionsAndCSRF(t *testing.T) {
 	w.refused(id, s, w.api("POST", "/api/v1/envelopes/"+id+"/remind", map[string]string{}), http.StatusConflict, ceremony.CodeEnvelopeNotActive)
 }
 
+// stateKeys counts the keys under prefix in the appliance's state database.
+func (w *world) stateKeys(prefix string) int {
+	w.t.Helper()
+	n := 0
+	err := w.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		w.t.Fatal(err)
+	}
+	return n
+}
+
 func TestMalformedEnvelopes(t *testing.T) {
 	w := newWorld(t)
+	stateKeys := w.stateKeys("ceremony/") // what the service stores when it starts (its code key…)
 	files := seedFiles()
 	docs := filepath.Join(w.dir, "documents")
 	count := func() int {
@@ -416,6 +512,19 @@ func TestMalformedEnvelopes(t *testing.T) {
 	}
 	if count() != 0 {
 		t.Fatalf("%d documents stored after invalid envelopes", count())
+	}
+	// Nor any envelope record, token, event or due item in Badger, nor any ledger event.
+	if n := w.stateKeys("ceremony/"); n != stateKeys {
+		t.Fatalf("%d ceremony keys stored after invalid envelopes, %d before", n, stateKeys)
+	}
+	for _, prefix := range []string{"ceremony/env/", "ceremony/ev/", "ceremony/evid/", "ceremony/token/", "ceremony/active/", "ceremony/due/", "ceremony/pending/"} {
+		if n := w.stateKeys(prefix); n != 0 {
+			t.Fatalf("%d keys under %s after invalid envelopes", n, prefix)
+		}
+	}
+	time.Sleep(50 * time.Millisecond) // time for a checkpoint over any appended event
+	if cp, err := w.ledger.Log.Checkpoint(context.Background()); err != nil || cp.Size != 0 {
+		t.Fatalf("the ledger holds %d events after invalid envelopes (%v)", cp.Size, err)
 	}
 	// Authentication and ownership.
 	r := do(t, http.DefaultClient, "GET", w.srv.URL+"/api/v1/envelopes/x", nil, nil)
