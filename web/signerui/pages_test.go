@@ -73,6 +73,9 @@ func TestPageHeadersAndLanguages(t *testing.T) {
 	if !strings.Contains(body, "Accéder aux documents") || !strings.Contains(body, `lang="fr"`) {
 		t.Fatalf("landing page is not in French:\n%s", body)
 	}
+	if w.ui.ViewerEmbedded() && strings.Contains(body, `id="no-viewer"`) {
+		t.Fatal("the landing page says the viewer is missing although it is embedded")
+	}
 	h := resp.Header
 	if got := h.Values("Content-Security-Policy"); len(got) != 1 || got[0] != CSP {
 		t.Fatalf("CSP = %q, want only the page's own", got)
@@ -146,7 +149,9 @@ func TestPageHeadersAndLanguages(t *testing.T) {
 	}
 }
 
-// TestMissingViewer: a binary built without pdf.js says so on the reader.
+// TestMissingViewer: a binary built without pdf.js says so on the landing page, before the
+// signer goes any further, and on the reader, in French and in English: an alert (role="alert")
+// saying the documents cannot be displayed, to tell the sender, and what the operator must do.
 func TestMissingViewer(t *testing.T) {
 	w := newWorld(t, worldOptions{pdfjs: fstest.MapFS{"README.md": {Data: []byte("run scripts/assets")}}})
 	if w.ui.ViewerEmbedded() {
@@ -155,9 +160,25 @@ func TestMissingViewer(t *testing.T) {
 	w.send(seedManifest(), seedFiles())
 	v := w.visitor(t, "")
 	v.get(w.link("alice@example.org"))
-	_, body := v.get("/s/?v=read&lang=en")
-	if !strings.Contains(body, `id="no-viewer"`) || !strings.Contains(body, "built without its PDF viewer: run scripts/assets") {
-		t.Fatalf("reader without pdf.js:\n%s", body)
+	notice := regexp.MustCompile(`(?s)<div class="alert alert-error" id="no-viewer" role="alert">(.*?)</div>`)
+	for _, tc := range []struct{ lang, page, want, operator string }{
+		{"fr", "/s/", "Les documents ne peuvent pas être affichés", "lancez scripts/assets"},
+		{"en", "/s/", "The documents cannot be displayed", "run scripts/assets"},
+		{"fr", "/s/?v=read", "", "lancez scripts/assets"},
+		{"en", "/s/?v=read", "", "built without its PDF viewer: run scripts/assets"},
+	} {
+		sep := "?"
+		if strings.Contains(tc.page, "?") {
+			sep = "&"
+		}
+		resp, body := v.get(tc.page + sep + "lang=" + tc.lang)
+		m := notice.FindStringSubmatch(body)
+		if resp.StatusCode != http.StatusOK || m == nil || !strings.Contains(m[1], tc.want) || !strings.Contains(m[1], tc.operator) {
+			t.Fatalf("%s in %s without pdf.js: %d, notice %q\n%s", tc.page, tc.lang, resp.StatusCode, m, body)
+		}
+		if tc.page == "/s/" && !strings.Contains(m[1], map[string]string{"fr": "Prévenez l’expéditeur", "en": "Let the sender know"}[tc.lang]) {
+			t.Errorf("landing in %s: the notice does not tell the signer what to do: %q", tc.lang, m[1])
+		}
 	}
 }
 
