@@ -195,10 +195,11 @@ func TestSeedFlow(t *testing.T) {
 			t.Errorf("%s: completion email has %d attachments", addr, len(m.Attachments))
 		}
 	}
-	// After completion, every signer action is refused and nothing changes.
-	if r := bob.readPage(1, 1); r.Status != http.StatusConflict || r.errCode() != ceremony.CodeEnvelopeNotActive {
-		t.Fatalf("action after completion: %d %s", r.Status, r.Body)
-	}
+	// After completion, every signer action is refused and nothing changes (the sender's view,
+	// the timeline, the ledger); TestActionsAfterCompletion tries every step.
+	before := w.settle(id)
+	w.rejected("bob reads after completion", before, bob.readPage(1, 1), http.StatusConflict, ceremony.CodeEnvelopeNotActive)
+	w.rejected("alice refuses after completion", before, alice.post("/s/api/refuse", map[string]string{"reason": "Trop tard"}), http.StatusConflict, ceremony.CodeEnvelopeNotActive)
 }
 
 // waitReceipts returns the envelope's timeline once every event has its receipt.
