@@ -78,71 +78,10 @@ func (b *browser) clickPage(doc, pageNum int, fx, fy float64) {
 	b.Do(chromedp.MouseClickXY(r[0]+fx*r[2], r[1]+fy*r[3]))
 }
 
-// unnamedControls lists (by their start tag) the form controls, buttons, links and focusable
-// elements of the page that have no accessible name: no aria-label, no aria-labelledby naming
-// text, no label with text, no text of their own (buttons, links), no title.
-const unnamedControls = `(() => {
-  const text = (s) => (s || "").replace(/\s+/g, " ").trim();
-  const name = (el) => {
-    const own = text(el.getAttribute("aria-label"));
-    if (own) return own;
-    const by = el.getAttribute("aria-labelledby");
-    if (by) {
-      const t = text(by.split(/\s+/).map((id) => document.getElementById(id)?.textContent || "").join(" "));
-      if (t) return t;
-    }
-    if (el.labels && el.labels.length) {
-      const t = text(Array.from(el.labels).map((l) => l.textContent).join(" "));
-      if (t) return t;
-    }
-    if (el.matches("button, a, [role=button], summary")) {
-      const t = text(el.textContent) || text(Array.from(el.querySelectorAll("img[alt]")).map((i) => i.alt).join(" "));
-      if (t) return t;
-    }
-    return text(el.title);
-  };
-  const sel = "input:not([type=hidden]), select, textarea, button, a[href], [role=button], [tabindex]:not([tabindex='-1'])";
-  return Array.from(document.querySelectorAll(sel)).filter((el) => !name(el)).map((el) => el.outerHTML.slice(0, el.outerHTML.indexOf(">") + 1));
-})()`
-
-// focusShown describes the element that has the focus and whether it shows a focus indicator
-// (an outline or a box shadow); an empty description when nothing in the page has the focus.
-const focusShown = `(() => {
-  const el = document.activeElement;
-  if (!el || el === document.body || el === document.documentElement) return ["", true];
-  const cs = getComputedStyle(el);
-  const outline = cs.outlineStyle !== "none" && parseFloat(cs.outlineWidth) > 0;
-  const shadow = cs.boxShadow && cs.boxShadow !== "none";
-  const tag = el.outerHTML.slice(0, el.outerHTML.indexOf(">") + 1);
-  return [tag + "#" + Array.from(document.querySelectorAll("*")).indexOf(el), outline || shadow];
-})()`
-
-// audit checks the page's accessibility basics: every control has an accessible name, and every
-// element reached with the Tab key shows where the focus is.
+// audit runs the shared accessibility audit (browsertest.Audit): accessible names, visible focus.
 func (b *browser) audit(where string) {
 	b.T.Helper()
-	if bad := browsertest.Eval[[]string](b.Browser, unnamedControls); len(bad) > 0 {
-		b.T.Errorf("%s: controls without an accessible name: %q", where, bad)
-	}
-	// Tabbing starts at the top of the page: from a focused element put first, then removed.
-	b.Do(chromedp.Evaluate[chromedp.Void](`(() => { const s = document.createElement("span"); s.tabIndex = -1;
-	document.body.prepend(s); s.focus(); s.remove(); window.scrollTo(0, 0); })()`))
-	seen := map[string]bool{}
-	for range 300 {
-		b.Do(chromedp.KeyEvent(kb.Tab))
-		r := browsertest.Eval[[]any](b.Browser, focusShown)
-		tag, _ := r[0].(string)
-		if tag == "" || seen[tag] {
-			break
-		}
-		seen[tag] = true
-		if shown, _ := r[1].(bool); !shown {
-			b.T.Errorf("%s: no visible focus on %s", where, tag)
-		}
-	}
-	if len(seen) == 0 {
-		b.T.Errorf("%s: the Tab key reaches nothing", where)
-	}
+	b.Audit(where)
 }
 
 // TestSenderAppEndToEnd: an admin signs in and creates a sender; the sender uploads two PDFs,
