@@ -5,19 +5,18 @@ import (
 	"crypto"
 	"encoding/asn1"
 	"encoding/base64"
-	"encoding/binary"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/digitorus/timestamp"
 	"golang.org/x/crypto/ocsp"
+
+	"github.com/paraphe/paraphe/tsa/tsatest"
 )
 
 // tsReply is a TimeStampResp as it arrived over HTTP.
@@ -192,54 +191,6 @@ func TestRateLimitedOCSPIsTryLater(t *testing.T) {
 	}
 }
 
-// sntpServer answers SNTP (RFC 4330) on loopback with the local time plus a settable offset,
-// as tsa/clock_test.go's does, so that the appliance's TSA measures its clock against it.
-type sntpServer struct {
-	addr  string
-	ahead atomic.Int64 // nanoseconds
-}
-
-func startSNTPServer(t *testing.T, ahead time.Duration) *sntpServer {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &sntpServer{addr: pc.LocalAddr().String()}
-	s.ahead.Store(int64(ahead))
-	ntp := func(t time.Time) uint64 {
-		return uint64(t.Unix()+2208988800)<<32 | uint64(t.Nanosecond())<<32/1e9
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 512)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			rx := time.Now().Add(time.Duration(s.ahead.Load()))
-			if n < 48 || buf[0]&7 != 3 { // mode client
-				continue
-			}
-			var resp [48]byte
-			resp[0] = 4<<3 | 4 // no leap warning, version 4, mode server
-			resp[1] = 1        // stratum 1
-			resp[2] = 6
-			resp[3] = 0xec
-			copy(resp[12:16], "GPS\x00")
-			binary.BigEndian.PutUint64(resp[16:24], ntp(rx))
-			copy(resp[24:32], buf[40:48])
-			binary.BigEndian.PutUint64(resp[32:40], ntp(rx))
-			binary.BigEndian.PutUint64(resp[40:48], ntp(time.Now().Add(time.Duration(s.ahead.Load()))))
-			pc.WriteTo(resp[:], from)
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
-	return s
-}
-
 func healthz(t *testing.T, base string) (int, map[string]any) {
 	t.Helper()
 	resp, err := http.Get(base + "/healthz")
@@ -280,14 +231,14 @@ func waitHealthz(t *testing.T, base string, want int) map[string]any {
 // (An appliance whose clock is untrusted already at start refuses to open: the ledger cannot
 // time-stamp its first checkpoint.)
 func TestHealthzSaysWhyTSAClockIsUntrusted(t *testing.T) {
-	srv := startSNTPServer(t, 0)
-	r := start(t, testConfig(t, t.TempDir(), "PARAPHE_TSA_NTP_SERVERS="+srv.addr, "PARAPHE_TSA_NTP_INTERVAL=1s"))
+	srv := tsatest.StartSNTPServer(t, 0)
+	r := start(t, testConfig(t, t.TempDir(), "PARAPHE_TSA_NTP_SERVERS="+srv.Addr, "PARAPHE_TSA_NTP_INTERVAL=1s"))
 	defer r.stop()
 	if code, h := healthz(t, r.base); code != http.StatusOK || h["tsa"] != "ok" {
 		t.Fatalf("healthz with a good clock: %d %v", code, h)
 	}
 
-	srv.ahead.Store(int64(10 * time.Second))
+	srv.Ahead.Store(int64(10 * time.Second))
 	h := waitHealthz(t, r.base, http.StatusServiceUnavailable)
 	reason, _ := h["tsa"].(string)
 	if h["status"] != "degraded" || !strings.Contains(reason, "clock not trusted (ntp_offset)") || !strings.Contains(reason, "exceeds") {
@@ -308,7 +259,7 @@ func TestHealthzSaysWhyTSAClockIsUntrusted(t *testing.T) {
 		t.Fatalf("query with an untrusted clock: PKIStatus %d, failInfo %v, %q; want rejection, timeNotAvailable", status, failInfo, text)
 	}
 
-	srv.ahead.Store(0)
+	srv.Ahead.Store(0)
 	if h = waitHealthz(t, r.base, http.StatusOK); h["tsa"] != "ok" {
 		t.Fatalf("tsa component %v", h["tsa"])
 	}

@@ -3,78 +3,23 @@ package tsa
 import (
 	"context"
 	"crypto"
-	"encoding/binary"
 	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+
+	"github.com/paraphe/paraphe/tsa/tsatest"
 )
 
-// ntpTimestamp converts t to a 64-bit NTP timestamp.
-func ntpTimestamp(t time.Time) uint64 {
-	secs := uint64(t.Unix()+ntpEpochOffset) & 0xffffffff
-	frac := uint64(t.Nanosecond()) << 32 / 1e9
-	return secs<<32 | frac
-}
-
-// sntpServer is a real SNTP server on 127.0.0.1 whose clock runs ahead of the local clock by
-// a settable offset.
-type sntpServer struct {
-	addr    string
-	ahead   atomic.Int64 // nanoseconds the server is ahead of the local clock
-	leap    atomic.Int32 // leap indicator to send
-	queries atomic.Int64
-}
-
-func startSNTPServer(t *testing.T, ahead time.Duration) *sntpServer {
-	t.Helper()
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := &sntpServer{addr: pc.LocalAddr().String()}
-	s.ahead.Store(int64(ahead))
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 512)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			rx := time.Now().Add(time.Duration(s.ahead.Load()))
-			if n < ntpPacketLen || buf[0]&7 != ntpModeClient {
-				continue
-			}
-			s.queries.Add(1)
-			var resp [ntpPacketLen]byte
-			resp[0] = byte(s.leap.Load())<<6 | 4<<3 | ntpModeServer
-			resp[1] = 1 // stratum 1
-			resp[2] = 6
-			resp[3] = 0xec // precision 2^-20
-			copy(resp[12:16], "GPS\x00")
-			binary.BigEndian.PutUint64(resp[16:24], ntpTimestamp(rx))
-			copy(resp[24:32], buf[40:48])
-			binary.BigEndian.PutUint64(resp[32:40], ntpTimestamp(rx))
-			binary.BigEndian.PutUint64(resp[40:48], ntpTimestamp(time.Now().Add(time.Duration(s.ahead.Load()))))
-			pc.WriteTo(resp[:], from)
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); <-done })
-	return s
-}
-
 func TestSNTPQueryMeasuresOffset(t *testing.T) {
-	srv := startSNTPServer(t, 3*time.Second)
+	srv := tsatest.StartSNTPServer(t, 3*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	s, err := querySNTP(ctx, srv.addr, systemReadings(time.Now()))
+	s, err := querySNTP(ctx, srv.Addr, systemReadings(time.Now()))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,8 +30,8 @@ func TestSNTPQueryMeasuresOffset(t *testing.T) {
 	if s.uncertainty > 20*time.Millisecond || s.stratum != 1 {
 		t.Fatalf("uncertainty %v stratum %d", s.uncertainty, s.stratum)
 	}
-	srv.leap.Store(ntpLeapAlarm)
-	if _, err := querySNTP(ctx, srv.addr, systemReadings(time.Now())); err == nil || !strings.Contains(err.Error(), "not synchronised") {
+	srv.Leap.Store(ntpLeapAlarm)
+	if _, err := querySNTP(ctx, srv.Addr, systemReadings(time.Now())); err == nil || !strings.Contains(err.Error(), "not synchronised") {
 		t.Fatalf("unsynchronised server accepted: %v", err)
 	}
 }
@@ -95,10 +40,10 @@ func TestSNTPQueryMeasuresOffset(t *testing.T) {
 // moves the server's clock: issuance stops when the offset exceeds the bound and resumes when
 // it is back, and Status and the metrics say why.
 func TestNTPGuard(t *testing.T) {
-	srv := startSNTPServer(t, 100*time.Millisecond)
+	srv := tsatest.StartSNTPServer(t, 100*time.Millisecond)
 	reg := prometheus.NewPedanticRegistry()
 	ts := newTestTSA(t, func(o *Options) {
-		o.NTPServers = []string{srv.addr}
+		o.NTPServers = []string{srv.Addr}
 		o.NTPInterval = time.Second
 		o.Registerer = reg
 	})
@@ -118,7 +63,7 @@ paraphe_tsa_clock_trusted 1
 		t.Fatal(err)
 	}
 
-	srv.ahead.Store(int64(2 * time.Second)) // the local clock is now 2 s slow
+	srv.Ahead.Store(int64(2 * time.Second)) // the local clock is now 2 s slow
 	waitFor(t, 5*time.Second, func() bool { return !ts.Status().Clock.Trusted })
 	st = ts.Status()
 	if st.Ready || st.Clock.Cause != CauseNTPOffset || !strings.Contains(st.Reason, "exceeds") {
@@ -161,7 +106,7 @@ paraphe_tsa_tokens_issued_total 1
 		t.Fatal(err)
 	}
 
-	srv.ahead.Store(0)
+	srv.Ahead.Store(0)
 	waitFor(t, 5*time.Second, func() bool { return ts.Status().Ready })
 	if got := failInfoOf(t, ts.Respond(context.Background(), req)); got != -1 {
 		t.Fatalf("clock back in bounds: failInfo %v", got)
@@ -228,15 +173,15 @@ func TestClockStepWithoutNTP(t *testing.T) {
 }
 
 func TestClockStepWithNTP(t *testing.T) {
-	srv := startSNTPServer(t, 0)
+	srv := tsatest.StartSNTPServer(t, 0)
 	r := &stepReadings{origin: time.Now()}
-	g := newGuardedClock(context.Background(), clockConfig{servers: []string{srv.addr}, interval: time.Hour,
+	g := newGuardedClock(context.Background(), clockConfig{servers: []string{srv.Addr}, interval: time.Hour,
 		maxOffset: 500 * time.Millisecond, logger: quietLogger(), read: r.read})
 	defer g.close()
 	if _, err := g.Now(); err != nil {
 		t.Fatalf("fresh NTP measurement: %v", err)
 	}
-	before := srv.queries.Load()
+	before := srv.Queries.Load()
 	r.step(-2 * time.Second)
 	_, err := g.Now()
 	if err == nil || g.State().Cause != CauseClockStep {
@@ -244,7 +189,7 @@ func TestClockStepWithNTP(t *testing.T) {
 	}
 	// The step triggers a measurement at once (the interval is an hour), which now sees the
 	// offset itself.
-	waitFor(t, 3*time.Second, func() bool { return srv.queries.Load() > before && g.State().Cause == CauseNTPOffset })
+	waitFor(t, 3*time.Second, func() bool { return srv.Queries.Load() > before && g.State().Cause == CauseNTPOffset })
 	r.step(2 * time.Second)
 	g.kick <- struct{}{}
 	waitFor(t, 3*time.Second, func() bool { return g.State().Trusted })

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/digitorus/timestamp"
+
+	"github.com/paraphe/paraphe/tsa/tsatest"
 )
 
 // FuzzRespond drives the request path with arbitrary bytes. Every input must yield a DER
@@ -117,8 +119,8 @@ func FuzzParseCertificatesPEM(f *testing.F) {
 func FuzzSNTPReply(f *testing.F) {
 	good := make([]byte, ntpPacketLen)
 	good[0], good[1] = 4<<3|ntpModeServer, 1
-	binary.BigEndian.PutUint64(good[32:], ntpTimestamp(time.Now()))
-	binary.BigEndian.PutUint64(good[40:], ntpTimestamp(time.Now()))
+	binary.BigEndian.PutUint64(good[32:], tsatest.Timestamp(time.Now()))
+	binary.BigEndian.PutUint64(good[40:], tsatest.Timestamp(time.Now()))
 	f.Add(good)
 	f.Fuzz(func(t *testing.T, p []byte) {
 		if len(p) != ntpPacketLen {
