@@ -204,12 +204,24 @@ async function initRead() {
     err.className = "field-error";
     err.id = "field-error-" + f.id;
     err.hidden = true;
+    err.setAttribute("role", "alert");
     input.setAttribute("aria-describedby", err.id);
     wrap.append(label, input, err);
     p.fields.append(wrap);
-    const st = { f, input, err, wrap, touched: false, saved: f.value || "" };
+    const st = { f, input, err, wrap, touched: false, edited: false, saved: f.value || "" };
     wrap.classList.toggle("is-valid", !!f.valid && !!f.value);
-    input.addEventListener("input", () => { if (st.touched) setFieldError(input, err, check(f, input.value)); });
+    input.addEventListener("input", () => {
+      st.edited = true;
+      if (st.touched) setFieldError(input, err, check(f, input.value));
+    });
+    // Leaving a field typed in shows its problem even when its value ends as it began (no
+    // change event: typed, then erased).
+    input.addEventListener("blur", () => {
+      if (!st.edited || st.touched) return;
+      st.touched = true;
+      setFieldError(input, err, check(f, input.value));
+      update();
+    });
     input.addEventListener("change", () => { st.touched = true; save(st); });
     input.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); st.touched = true; save(st); } });
     return st;
@@ -394,8 +406,11 @@ async function initRead() {
     $("#readcount").textContent = t("read.read_count", { read: read.size, total });
     const last = n === cfg.state.documents.length;
     const allowed = last ? cfg.state.ready_to_decide : cfg.state.documents[n].accessible;
-    next.disabled = !allowed;
-    const invalid = inputs.filter((s) => d.fields.find((f) => f.id === s.f.id && !f.valid));
+    // A field showing a problem holds a value the server did not take (it keeps the last valid
+    // one): the signer goes no further until it is corrected, so what they see is what they sign.
+    const shown = (s) => s.input.getAttribute("aria-invalid") === "true";
+    next.disabled = !allowed || inputs.some(shown);
+    const invalid = inputs.filter((s) => shown(s) || d.fields.find((f) => f.id === s.f.id && !f.valid));
     nextField.hidden = invalid.length === 0;
     let hint;
     if (d.complete) {
@@ -425,7 +440,7 @@ async function initRead() {
 
   nextField.addEventListener("click", () => {
     const d = doc();
-    const st = inputs.find((s) => d.fields.find((f) => f.id === s.f.id && !f.valid));
+    const st = inputs.find((s) => s.input.getAttribute("aria-invalid") === "true" || d.fields.find((f) => f.id === s.f.id && !f.valid));
     if (!st) return;
     st.wrap.closest(".page").scrollIntoView({ block: "center" });
     st.input.focus({ preventScroll: true });
