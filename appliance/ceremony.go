@@ -169,7 +169,7 @@ func (a *Appliance) notifier() (ceremony.Notifier, error) {
 		n.Mail = a.outbox
 	} else {
 		sc := ceremony.SMTPConfig{
-			Host: a.cfg.SMTP.Host, Port: a.cfg.SMTP.Port, TLS: a.cfg.SMTP.Security,
+			Host: a.cfg.SMTP.Host, Port: a.cfg.SMTP.ServerPort(), TLS: a.cfg.SMTP.Security,
 			Username: a.cfg.SMTP.Username, Password: a.cfg.SMTP.Password, From: a.cfg.SMTP.From,
 		}
 		if a.cfg.SMTP.CAFile != "" {

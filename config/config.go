@@ -169,7 +169,8 @@ type Ledger struct {
 
 // SMTP configures outgoing email. An empty Host means the outbox (development only).
 type SMTP struct {
-	Host     string `yaml:"host"`
+	Host string `yaml:"host"`
+	// Port is the server's port; 0 means the usual one for Security (see ServerPort).
 	Port     int    `yaml:"port"`
 	Security string `yaml:"security"` // starttls, tls, none
 	Username string `yaml:"username"`
@@ -262,7 +263,7 @@ func Default() Config {
 		TSA:      TSA{Policy: "0.4.0.2023.1.1", Accuracy: time.Second, NTPInterval: 5 * time.Minute},
 		Ledger:   Ledger{GroupCommitWindow: time.Millisecond, CheckpointInterval: 5 * time.Millisecond},
 		Ceremony: Ceremony{Retention: 30 * 24 * time.Hour, ReadDwell: 1500 * time.Millisecond},
-		SMTP:     SMTP{Port: 587, Security: "starttls", From: "Paraphe <no-reply@localhost>"},
+		SMTP:     SMTP{Security: "starttls", From: "Paraphe <no-reply@localhost>"},
 		SMS:      SMS{Provider: "outbox", HTTP: SMSHTTP{Method: "POST", SuccessStatus: StatusList{200}}},
 		Log:      Log{Level: "info", Format: "text"},
 	}
@@ -457,7 +458,7 @@ func (c *Config) Validate() error {
 			bad("smtp.host", "required in production (the outbox is for development only)")
 		}
 	} else {
-		if c.SMTP.Port <= 0 || c.SMTP.Port > 65535 {
+		if c.SMTP.Port < 0 || c.SMTP.Port > 65535 {
 			bad("smtp.port", "%d is not a port", c.SMTP.Port)
 		}
 		switch c.SMTP.Security {
@@ -593,4 +594,16 @@ func isOID(s string) bool {
 		}
 	}
 	return true
+}
+
+// ServerPort is the SMTP server's port: Port, or when it is 0 the usual one for Security —
+// 465 for implicit TLS (RFC 8314), 587 (submission) otherwise.
+func (s SMTP) ServerPort() int {
+	switch {
+	case s.Port != 0:
+		return s.Port
+	case s.Security == "tls":
+		return 465
+	}
+	return 587
 }

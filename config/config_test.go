@@ -270,3 +270,28 @@ func TestKeyPassphraseAlias(t *testing.T) {
 		t.Fatalf("both names, different values: %v", err)
 	}
 }
+
+// TestSMTPPortFollowsSecurity: without a port, implicit TLS uses 465 and the others 587; a
+// port given is kept.
+func TestSMTPPortFollowsSecurity(t *testing.T) {
+	for _, c := range []struct {
+		env  []string
+		want int
+	}{
+		{[]string{"PARAPHE_SMTP_HOST=mail.example.org"}, 587},
+		{[]string{"PARAPHE_SMTP_HOST=mail.example.org", "PARAPHE_SMTP_SECURITY=tls"}, 465},
+		{[]string{"PARAPHE_SMTP_HOST=mail.example.org", "PARAPHE_SMTP_SECURITY=none"}, 587},
+		{[]string{"PARAPHE_SMTP_HOST=mail.example.org", "PARAPHE_SMTP_SECURITY=tls", "PARAPHE_SMTP_PORT=2465"}, 2465},
+	} {
+		cfg, err := Load("", c.env)
+		if err != nil {
+			t.Fatalf("%v: %v", c.env, err)
+		}
+		if got := cfg.SMTP.ServerPort(); got != c.want {
+			t.Errorf("%v: port %d, want %d", c.env, got, c.want)
+		}
+	}
+	if _, err := Load("", []string{"PARAPHE_SMTP_HOST=mail.example.org", "PARAPHE_SMTP_PORT=70000"}); err == nil {
+		t.Error("port 70000 accepted")
+	}
+}
