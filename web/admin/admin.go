@@ -1,7 +1,7 @@
 // Package admin serves the sender's web app under /admin/: organisations, users (admin and
 // sender roles), sign-in with an optional TOTP second factor, the organisation's envelopes
-// (prepare with fields placed on pages rendered by pdf.js, send, follow their timeline, remind,
-// void, download), its API keys and its settings, in French and English.
+// (prepare with fields placed on pages rendered by pdf.js, preview as each signer, send, follow
+// their timeline, remind, void, download), its API keys and its settings, in French and English.
 //
 // It drives the same ceremony.Service as the sender API (package web/api): an envelope made
 // here belongs to the organisation (owner "org:ID"), and so does every API key made here, so
@@ -181,6 +181,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("POST /admin/api/envelopes/{id}/remind", h.change("", h.remindEnvelope))
 	m.HandleFunc("GET /admin/api/envelopes/{id}/documents/{doc}", h.read("", h.document))
 	m.HandleFunc("GET /admin/api/envelopes/{id}/evidence", h.read("", h.evidence))
+	m.HandleFunc("GET /admin/api/envelopes/{id}/preview", h.read("", h.preview))
+	m.HandleFunc("GET /admin/api/envelopes/{id}/preview/documents/{n}", h.read("", h.previewDocument))
 	// Templates.
 	m.HandleFunc("GET /admin/api/templates", h.read("", h.listTemplates))
 	m.HandleFunc("POST /admin/api/templates", h.change("", h.createTemplate))

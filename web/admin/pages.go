@@ -107,6 +107,7 @@ type clientConfig struct {
 	PDFJS    string        `json:"pdfjs,omitempty"`
 	Envelope string        `json:"envelope,omitempty"`
 	Template string        `json:"template,omitempty"`
+	Org      string        `json:"org,omitempty"` // the sender the preview shows
 	Messages pages.Catalog `json:"messages"`
 }
 
@@ -129,6 +130,7 @@ func (h *Handler) data(w http.ResponseWriter, r *http.Request, u *who, view stri
 		uv := userView(u.user)
 		d.User, d.Org, d.Admin = &uv, u.org, u.user.Role == RoleAdmin
 		d.Config.CSRF = u.sess.CSRF
+		d.Config.Org = u.org.Name
 	}
 	return d
 }

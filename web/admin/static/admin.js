@@ -3,6 +3,8 @@
 // manifests); this script only gathers input, places fields and shows the answers. It never
 // builds markup from data: text goes through textContent, positions through the CSSOM.
 
+import { openPreview, maskPhone } from "./preview.js";
+
 const cfg = JSON.parse(document.getElementById("config").textContent);
 const $ = (sel, root = document) => root.querySelector(sel);
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
@@ -161,8 +163,9 @@ for (const form of $$("form[data-api]")) {
 }
 $("[data-reload-click]")?.addEventListener("click", () => location.reload());
 
-// Dialogs: a button with aria-controls opens; data-close closes.
-for (const opener of $$("[aria-haspopup=dialog]")) {
+// Dialogs: a button with aria-controls opens; data-close closes. (« Preview as … » opens its
+// dialog once the preview is drawn, below.)
+for (const opener of $$("[aria-haspopup=dialog]:not(#preview-open)")) {
   const dlg = document.getElementById(opener.getAttribute("aria-controls"));
   opener.addEventListener("click", () => dlg.showModal());
   for (const c of $$("[data-close]", dlg)) c.addEventListener("click", () => { dlg.close(); opener.focus(); });
@@ -228,6 +231,23 @@ if (cfg.view === "envelope" && cfg.envelope) {
   setTimeout(poll, 3000);
 }
 
+// A draft's page previews it as one of its signers (read only: nothing is sent or recorded).
+if (cfg.view === "envelope" && cfg.envelope && $("#preview-open")) {
+  const btn = $("#preview-open");
+  btn.addEventListener("click", async () => {
+    btn.disabled = true;
+    try {
+      const m = await api("GET", "/admin/api/envelopes/" + encodeURIComponent(cfg.envelope) + "/preview?signer=" +
+        encodeURIComponent($("#preview-signer").value));
+      btn.disabled = false;
+      openPreview(m, btn);
+    } catch (e) {
+      btn.disabled = false;
+      toast(t("preview.error", { error: e.message }));
+    }
+  });
+}
+
 if (cfg.view === "prepare") prepare();
 
 // prepare drives the preparation page: signers, PDFs rendered with pdf.js, fields placed on
@@ -239,6 +259,7 @@ function prepare() {
   const listEl = $("#field-list");
   const ownerSel = $("#field-owner");
   const previewSel = $("#preview-as");
+  const previewBtn = $("#preview-open");
   let seq = 0;
   const signers = []; // {id, el}
   const docs = []; // {id, name, file (Blob), pages: [{w, h, el}]}
@@ -266,6 +287,13 @@ function prepare() {
       if (!signers.some((s) => s.id === f.signer)) removeField(f);
       else { $("select[data-k=signer]", f.item).value = f.signer; paint(f); }
     }
+    previewLabel();
+  }
+
+  // « Preview as … » names the signer chosen in the « Preview as » list.
+  function previewLabel() {
+    const s = signers.find((x) => x.id === previewSel.value);
+    previewBtn.textContent = s ? t("preview.open_as", { name: signerName(s) }) : t("preview.open");
   }
 
   function addSigner(role) {
@@ -538,7 +566,30 @@ function prepare() {
     f.box.addEventListener("click", (ev) => ev.stopPropagation());
   }
 
-  previewSel.addEventListener("change", () => fields.forEach(paint));
+  previewSel.addEventListener("change", () => { fields.forEach(paint); previewLabel(); });
+
+  // The preview as one signer, from what this page holds: nothing is saved to draw it. The
+  // consent text (with each document's fingerprint) only exists once the envelope is saved.
+  previewBtn.addEventListener("click", () => {
+    const s = signers.find((x) => x.id === previewSel.value);
+    if (!s) { toast(t("preview.choose_signer")); previewSel.focus(); return; }
+    const m = manifest();
+    const me = m.signers.find((x) => x.id === s.id);
+    const low = Math.min(...m.signers.map((x) => x.order));
+    const nDays = Number($("#expires").value) || 30;
+    openPreview({
+      organization: cfg.org || "", title: m.title, message: m.message, order: m.order,
+      expires_at: new Date(Date.now() + nDays * 86400000).toISOString(),
+      signer: { id: s.id, name: me.name || signerName(s), locale: me.locale, order: me.order, phone: maskPhone(me.phone) },
+      invited_first: m.order === "parallel" || me.order <= low,
+      documents: docs.map((d, i) => ({
+        number: i + 1, id: d.id, name: d.name, pages: d.pages.length, accessible: i === 0, blob: d.file,
+        fields: m.documents[i].fields.filter((f) => f.signer === s.id),
+        signatures: m.documents[i].signatures.filter((b) => b.signer === s.id),
+      })),
+      consent: "",
+    }, previewBtn);
+  });
 
   function days(v) { return Math.round(Number(v) * 24) + "h"; }
 
