@@ -9,10 +9,10 @@ import (
 	"github.com/dgraph-io/badger/v4"
 )
 
-// RunDue performs everything that is due at the service's clock: expiries, reminders and
-// webhook attempts stored under ceremony/due/, then resumes unfinished work (invitations,
-// signing, finalization) of active envelopes. Due items are stored in Badger, so they survive
-// restarts; each is removed once handled.
+// RunDue performs everything that is due at the service's clock: expiries, reminders,
+// completion emails left unsent by a crash and webhook attempts stored under ceremony/due/,
+// then resumes unfinished work (invitations, signing, finalization) of active envelopes. Due
+// items are stored in Badger, so they survive restarts; each is removed once handled.
 func (s *Service) RunDue(ctx context.Context) error {
 	now := s.now()
 	limit := fmt.Sprintf("%s%020d", kDue, now.UnixNano())
@@ -53,6 +53,8 @@ func (s *Service) RunDue(ctx context.Context) error {
 			herr = s.remindAll(ctx, env)
 		case "webhook":
 			herr = s.deliverWebhook(ctx, env, ref)
+		case "completed":
+			herr = s.mailCompleted(ctx, env, k)
 		}
 		if re, ok := AsError(herr); ok && re.Status < 500 {
 			herr = nil // the envelope moved on (finished, voided…): nothing left to do

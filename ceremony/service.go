@@ -372,7 +372,12 @@ func (s *Service) commitStep(ctx context.Context, e *Envelope, evs []Event, w *w
 	r.hi = e.Events
 	s.unappended[e.ID] = r
 	s.mu.Unlock()
-	return s.appendEvents(ctx, e.ID, first, evs)
+	crashHoldEvents("written", evs)
+	if err := s.appendEvents(ctx, e.ID, first, evs); err != nil {
+		return err
+	}
+	crashHoldEvents("appended", evs)
+	return nil
 }
 
 // appendEvents appends events of envelope env, numbered from first, in order, and tracks their
@@ -592,6 +597,9 @@ func (s *Service) derive(e *Envelope, evs []Event, w *writes) {
 			if e.Webhook != nil {
 				s.queueWebhook(e, ev, w)
 			}
+		}
+		if ev.Type == EvEnvelopeCompleted {
+			w.put(completedMailKey(e), "") // the completion emails, until they are sent
 		}
 	}
 	if e.Status.Terminal() {

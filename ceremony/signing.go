@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"fmt"
 	"time"
+
+	"github.com/dgraph-io/badger/v4"
 )
 
 // signAll signs every document for a signer whose code was verified: a fresh P-256 key, a
@@ -165,6 +167,7 @@ func (s *Service) finalize(ctx context.Context, id string) error {
 			l.sign.Unlock()
 			return fmt.Errorf("ceremony: %w", err)
 		}
+		crashHold("finalize")
 	}
 	e, _, err = s.step(ctx, id, func(e *Envelope, m *machine, _ *writes) ([]Event, error) {
 		evs, rerr := m.completed(e, finals)
@@ -174,7 +177,36 @@ func (s *Service) finalize(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	return s.mailCompleted(ctx, id, completedMailKey(e))
+}
+
+// completedMailKey is the due item that the envelope.completed step stores (derive) and that
+// is removed once the completion emails are sent: after a crash between the two, the
+// scheduler (RunDue) sends them. A crash after sending and before the removal sends them again.
+func completedMailKey(e *Envelope) string { return dueKey(e.ClosedAt, e.ID, "completed", "") }
+
+// mailCompleted emails the finalized documents to every signer of envelope id, unless it was
+// done already (its due item, key, is gone).
+func (s *Service) mailCompleted(ctx context.Context, id, key string) error {
+	l, release := s.lock(id)
+	defer release()
+	l.sign.Lock()
+	defer l.sign.Unlock()
+	err := s.opt.DB.View(func(txn *badger.Txn) error { _, err := txn.Get([]byte(key)); return err })
+	if isNotFound(err) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("ceremony: completion emails of %s: %w", id, err)
+	}
+	e, err := s.Envelope(ctx, id)
+	if err != nil {
+		return err
+	}
 	s.sendCompleted(ctx, e)
+	if err := s.state.write(func(txn *badger.Txn) error { return txn.Delete([]byte(key)) }); err != nil {
+		return fmt.Errorf("ceremony: completion emails of %s: %w", id, err)
+	}
 	return nil
 }
 
