@@ -114,6 +114,7 @@ type appliance struct {
 	cmd      *exec.Cmd
 	exited   chan error // receives cmd.Wait's result
 	logPath  string
+	logMark  int64 // size of the log when the running process started
 	client   *http.Client
 }
 
@@ -155,6 +156,16 @@ func tail(b []byte, n int) []byte {
 // start runs `paraphe serve` and waits until /healthz answers.
 func (a *appliance) start() {
 	a.t.Helper()
+	a.startWith()
+}
+
+// startWith starts the appliance with extra environment variables (such as the crash hold,
+// ceremony.CrashHoldEnv) and notes where its log begins.
+func (a *appliance) startWith(extra ...string) {
+	a.t.Helper()
+	if st, err := os.Stat(a.logPath); err == nil {
+		a.logMark = st.Size()
+	}
 	logf, err := os.OpenFile(a.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		a.t.Fatal(err)
@@ -167,7 +178,13 @@ func (a *appliance) start() {
 			env = append(env, kv)
 		}
 	}
+	for _, kv := range env {
+		if strings.HasPrefix(kv, ceremony.CrashHoldEnv+"=") {
+			a.t.Fatalf("%s is set in the test's environment", ceremony.CrashHoldEnv)
+		}
+	}
 	cmd.Env = append(env, "PARAPHE_BOOTSTRAP_API_KEY="+a.key, "PARAPHE_PUBLIC_URL="+a.base, "PARAPHE_MODE=development")
+	cmd.Env = append(cmd.Env, extra...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		a.t.Fatalf("start paraphe serve: %v", err)
@@ -241,13 +258,21 @@ func (a *appliance) create() string {
 		"documents": []map[string]any{{"id": "d", "file": "d.pdf", "fields": []map[string]any{
 			{"id": "city", "label": "Fait à", "signer": "s", "page": 1, "rect": map[string]float64{"x": 72, "y": 100, "w": 200, "h": 20}, "required": true}}}},
 	}
+	return a.createWith(manifest, map[string][]byte{"d.pdf": ceremonytest.MinimalPDF(3, "Crash test")})
+}
+
+// createWith creates an envelope from a manifest and its files.
+func (a *appliance) createWith(manifest map[string]any, files map[string][]byte) string {
+	a.t.Helper()
 	var b bytes.Buffer
 	mw := multipart.NewWriter(&b)
 	mb, _ := json.Marshal(manifest)
 	pw, _ := mw.CreateFormField("manifest")
 	pw.Write(mb)
-	fw, _ := mw.CreateFormFile("file", "d.pdf")
-	fw.Write(ceremonytest.MinimalPDF(3, "Crash test"))
+	for name, pdf := range files {
+		fw, _ := mw.CreateFormFile("file", name)
+		fw.Write(pdf)
+	}
 	mw.Close()
 	st, body := a.do(a.client, "POST", "/api/v1/envelopes", map[string]string{"Authorization": "Bearer " + a.key, "Content-Type": mw.FormDataContentType()}, &b)
 	if st != http.StatusCreated {
@@ -262,8 +287,11 @@ func (a *appliance) create() string {
 
 type outboxMessage struct {
 	Kind  string
-	Email *struct{ To, Text string }
-	SMS   *struct{ To, Text string }
+	Email *struct {
+		To, Subject, Text string
+		Attachments       []struct{ Name string }
+	}
+	SMS *struct{ To, Text string }
 }
 
 func (a *appliance) outbox() []outboxMessage {
@@ -370,6 +398,7 @@ func (s *signerClient) post(path string, body any) reply {
 type signerState struct {
 	Signer    struct{ Status string }
 	Documents []struct {
+		Pages     int
 		PagesRead []int `json:"pages_read"`
 	}
 	Consent *struct{ Digest string }
@@ -409,6 +438,7 @@ type checker struct {
 	// Acknowledged state.
 	envStatus, signerStatus string
 	pages                   int
+	signers                 []string // every signer's status, when set (expectAll)
 }
 
 func (c *checker) ok(r reply, what string) {
@@ -420,6 +450,29 @@ func (c *checker) ok(r reply, what string) {
 
 func (c *checker) expect(env, signer string, pages int) {
 	c.envStatus, c.signerStatus, c.pages = env, signer, pages
+}
+
+// expectAll records the acknowledged status of the envelope and of each of its signers.
+func (c *checker) expectAll(env string, signers ...string) {
+	c.envStatus, c.signers = env, signers
+	c.signerStatus = signers[0]
+}
+
+// acknowledged returns how the envelope differs from its acknowledged state ("" if it does not).
+func (c *checker) acknowledged(v envelopeView) string {
+	want := c.signers
+	if want == nil {
+		want = []string{c.signerStatus}
+	}
+	if v.Status != c.envStatus {
+		return fmt.Sprintf("the envelope is %s; acknowledged: %s", v.Status, c.envStatus)
+	}
+	for i, st := range want {
+		if v.Signers[i].Status != st {
+			return fmt.Sprintf("signer %s is %s; acknowledged: %s", v.Signers[i].ID, v.Signers[i].Status, st)
+		}
+	}
+	return ""
 }
 
 type envelopeView struct {
@@ -473,9 +526,8 @@ func (c *checker) crash(step string, inFlight func()) {
 	after := c.checkpoint()
 	c.consistent(step, before, after)
 	if inFlight == nil {
-		v := c.envelope()
-		if v.Status != c.envStatus || v.Signers[0].Status != c.signerStatus {
-			t.Fatalf("%s: after restart the envelope is %s and the signer %s; acknowledged: %s and %s", step, v.Status, v.Signers[0].Status, c.envStatus, c.signerStatus)
+		if d := c.acknowledged(c.envelope()); d != "" {
+			t.Fatalf("%s: after restart %s", step, d)
 		}
 		if c.s != nil {
 			if n := c.s.pagesRead(); n != c.pages {
@@ -580,6 +632,9 @@ func (c *checker) sameEvents(step string) int {
 		led := c.ledgerEvents()
 		diff = compare(v, led)
 		if diff == "" {
+			if dup := duplicateStep(led); dup != "" {
+				t.Fatalf("%s: %s", step, dup)
+			}
 			c.signedHaveEvents(step, v, led)
 			return len(led)
 		}
