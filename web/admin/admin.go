@@ -515,7 +515,13 @@ func (h *Handler) totpBegin(w http.ResponseWriter, r *http.Request, u *who) {
 		h.internal(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]any{"secret": TOTPSecretText(secret), "uri": TOTPURI(secret, "Paraphe", u.user.Email)})
+	uri := TOTPURI(secret, "Paraphe", u.user.Email)
+	qr, err := TOTPQR(uri)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"secret": TOTPSecretText(secret), "uri": uri, "qr": qr})
 }
 
 func (h *Handler) totpConfirm(w http.ResponseWriter, r *http.Request, u *who) {

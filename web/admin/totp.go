@@ -5,10 +5,13 @@ import (
 	"crypto/sha1"
 	"crypto/subtle"
 	"encoding/base32"
+	"encoding/base64"
 	"encoding/binary"
 	"fmt"
 	"net/url"
 	"time"
+
+	"github.com/skip2/go-qrcode"
 )
 
 // TOTPStep is the time step of the second factor's codes (RFC 6238).
@@ -67,4 +70,13 @@ func TOTPSecretText(secret []byte) string {
 		out = append(out, s[i])
 	}
 	return string(out)
+}
+
+// TOTPQR is uri as a QR code, a PNG data: URL that authenticator apps scan from the screen.
+func TOTPQR(uri string) (string, error) {
+	png, err := qrcode.Encode(uri, qrcode.Medium, 256)
+	if err != nil {
+		return "", fmt.Errorf("admin: QR code of the TOTP URI: %w", err)
+	}
+	return "data:image/png;base64," + base64.StdEncoding.EncodeToString(png), nil
 }

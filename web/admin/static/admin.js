@@ -175,6 +175,7 @@ for (const opener of $$("[aria-haspopup=dialog]:not(#preview-open)")) {
 $("#totp-begin")?.addEventListener("click", async (ev) => {
   try {
     const r = await api("POST", "/admin/api/totp/begin", {});
+    $("#totp-qr").src = r.qr;
     $("#totp-secret").textContent = r.secret;
     $("#totp-uri").textContent = r.uri;
     $("#totp-setup").hidden = false;
