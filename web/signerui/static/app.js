@@ -476,6 +476,7 @@ function initDecide() {
       sign.removeAttribute("aria-busy");
       sign.disabled = false;
       refuse.disabled = false;
+      sign.focus(); // disabled during the request, it may have lost the focus
     }
   });
   refuse.addEventListener("click", () => {
@@ -500,6 +501,7 @@ function initDecide() {
       setFieldError(reason, reasonErr, message(e));
       confirm.disabled = false;
       confirm.removeAttribute("aria-busy");
+      reason.focus(); // the message describes the reason: focused, it is read out
     }
   });
 }
