@@ -62,6 +62,16 @@ func (s *Service) signDocuments(ctx context.Context, id, signerID string) ([]Eve
 		}
 		rec.Receipt = refs[0].Receipt
 	}
+	// Every document still to sign must read back intact before a certificate is issued:
+	// a damaged file would otherwise cost a certificate.issued at every retry and sign nothing.
+	for d, doc := range e.Documents {
+		if sd := sg.Signed; len(sd) == len(e.Documents) && sd[d] != "" {
+			continue
+		}
+		if _, err := s.docs.Get(doc.Current); err != nil {
+			return nil, fmt.Errorf("ceremony: document %s of %s cannot be signed: %w", doc.ID, id, err)
+		}
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("ceremony: signer key: %w", err)
