@@ -3,7 +3,7 @@
 //
 // Every Browser has its own profile and watches its pages: script exceptions, console errors
 // and Content-Security-Policy violations are collected (see Problems and Clean), and a
-// screenshot is taken when the test fails, under $PARAPHE_SCREENSHOTS/<test> when set. The test
+// screenshot is taken when the test fails, under $BROWSERTEST_SCREENSHOTS/<test> when set. The test
 // is skipped where Chromium is missing (internal/testtool), except in CI where it fails.
 package browsertest
 
@@ -127,9 +127,9 @@ func (b *Browser) Record(s string) {
 	b.mu.Unlock()
 }
 
-// screenshotDir is $PARAPHE_SCREENSHOTS/<test> or a temporary directory.
+// screenshotDir is $BROWSERTEST_SCREENSHOTS/<test> or a temporary directory.
 func screenshotDir(t *testing.T) string {
-	root := os.Getenv("PARAPHE_SCREENSHOTS")
+	root := os.Getenv("BROWSERTEST_SCREENSHOTS")
 	if root == "" {
 		return t.TempDir()
 	}
