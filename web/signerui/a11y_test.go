@@ -44,15 +44,27 @@ func (b *browser) auditPage(where, lang string) {
 	b.Shot(strings.ReplaceAll(where[len(b.Name)+1:], " ", "-"))
 }
 
+// screens are the window sizes the accessibility tests use: a desktop and a 375 px phone.
+var screens = []struct {
+	name          string
+	width, height int
+}{{"desktop", 1100, 860}, {"phone", 375, 760}}
+
 // TestAccessibilityAudit runs the accessibility audit on every state of the signer's pages, in
-// French and in English: the landing page, the reader, the decision, the refusal dialog, the
-// code and the end. The refusal dialog, closed, gives the focus back to « Refuser »; the code
-// page puts it in the code.
+// French and in English, on a desktop and on a phone: the landing page, the reader, the
+// decision, the refusal dialog, the code and the end. The refusal dialog, closed, gives the
+// focus back to « Refuser »; the code page puts it in the code.
 func TestAccessibilityAudit(t *testing.T) {
 	requireViewer(t)
+	for _, sc := range screens {
+		t.Run(sc.name, func(t *testing.T) { auditEveryState(t, sc.name, sc.width, sc.height) })
+	}
+}
+
+func auditEveryState(t *testing.T, name string, width, height int) {
 	w := newWorld(t, worldOptions{dwell: 300 * time.Millisecond})
 	w.send(seedManifest(), seedFiles())
-	b := newBrowser(t, "a11y", 1100, 860)
+	b := newBrowser(t, "a11y-"+name, width, height)
 	b.Open(w.link("alice@example.org"))
 	langs := []string{"fr", "en"}
 	each := func(where, query, ready string, then func(lang string)) {
@@ -146,17 +158,43 @@ func TestAccessibilityAudit(t *testing.T) {
 	b.Clean(b.Name)
 }
 
+// mostlyInViewRead holds when every page most of which is in view (70 % of it, or of the space
+// above the action bar) is reported read: a reader's pace.
+const mostlyInViewRead = `(() => {
+  const bar = document.getElementById("actionbar").getBoundingClientRect().top;
+  return [...document.querySelectorAll("#pages .page")].every((p) => {
+    const r = p.getBoundingClientRect();
+    const seen = Math.max(0, Math.min(r.bottom, bar) - Math.max(r.top, 0));
+    return seen < 0.7 * Math.min(r.height, bar) || p.classList.contains("is-read");
+  });
+})()`
+
 // TestKeyboardOnlyInBrowser: the whole ceremony with the keyboard only (Tab, Enter and Space,
-// and the text typed): the landing page's « Accéder aux documents », every page scrolled with
+// and the text typed), in French on a desktop and in English (chosen with the language
+// switcher) on a phone: the landing page's « Accéder aux documents », every page scrolled with
 // Space, the fields reached with « Champ à remplir » and filled, the next document, « Signer »,
-// the code and the end. Every element the focus reaches shows it and is not hidden under the
-// page's bars.
+// the code and the end. Every element the focus reaches shows it whole and is not hidden
+// under the page's bars.
 func TestKeyboardOnlyInBrowser(t *testing.T) {
 	requireViewer(t)
+	for _, sc := range screens {
+		t.Run(sc.name, func(t *testing.T) {
+			lang := map[string]string{"desktop": "fr", "phone": "en"}[sc.name]
+			signWithKeyboard(t, "keyboard-"+lang+"-"+sc.name, sc.width, sc.height, lang)
+		})
+	}
+}
+
+func signWithKeyboard(t *testing.T, name string, width, height int, lang string) {
 	w := newWorld(t, worldOptions{dwell: 300 * time.Millisecond})
 	w.send(seedManifest(), seedFiles())
-	b := newBrowser(t, "keyboard-fr", 1100, 860)
+	b := newBrowser(t, name, width, height)
 	b.Open(w.link("alice@example.org"))
+	if lang != "fr" {
+		b.TabTo("lang-"+lang, 20)
+		b.Press(kb.Enter)
+		b.Wait("language "+lang, fmt.Sprintf(`document.documentElement.lang === %q && document.getElementById("access") !== null`, lang))
+	}
 	b.TabTo("access", 20)
 	b.Press(kb.Enter)
 	b.Wait("reader", `location.search === "?v=read"`)
@@ -171,17 +209,17 @@ func TestKeyboardOnlyInBrowser(t *testing.T) {
 				break
 			}
 			if i == 60 {
-				t.Fatalf("document %d: %d presses of Space do not read every page (%s)", n+1, i, b.text("#readcount"))
+				t.Fatalf("document %d: %d presses of Space do not read every page (%s; %s)", n+1, i, b.text("#readcount"),
+					browsertest.Eval[string](b.Browser, `JSON.stringify({y: scrollY, h: document.documentElement.scrollHeight, ih: innerHeight,
+						bar: document.getElementById("actionbar").getBoundingClientRect().top,
+						pages: [...document.querySelectorAll("#pages .page")].map(p => [p.id, p.className, Math.round(p.getBoundingClientRect().top), Math.round(p.getBoundingClientRect().bottom)])})`))
 			}
 			if f := b.Focused(); f != "" && f != "main" {
 				t.Fatalf("document %d: the focus is on %q while scrolling", n+1, f)
 			}
-			before := browsertest.Eval[float64](b.Browser, `scrollY`)
+			b.Wait("the pages in view read", mostlyInViewRead)
 			b.Press(" ")
-			time.Sleep(500 * time.Millisecond)
-			if i > 0 && browsertest.Eval[float64](b.Browser, `scrollY`) == before {
-				time.Sleep(300 * time.Millisecond) // at the bottom: the last page's dwell
-			}
+			time.Sleep(200 * time.Millisecond)
 		}
 		if browsertest.Eval[float64](b.Browser, `scrollY`) == 0 {
 			t.Fatalf("document %d: Space did not scroll", n+1)
@@ -211,7 +249,7 @@ func TestKeyboardOnlyInBrowser(t *testing.T) {
 	b.Wait("code page", `document.getElementById("code") !== null && document.activeElement.id === "code"`)
 	b.Press(w.sms.LastCodeFor("+33612345678"), kb.Enter)
 	b.Wait("end page", `document.getElementById("done-title") !== null`)
-	if got := b.text("#done-title"); got != "Vos documents sont signés" {
+	if got := b.text("#done-title"); got != map[string]string{"fr": "Vos documents sont signés", "en": "Your documents are signed"}[lang] {
 		t.Fatalf("end page %q", got)
 	}
 	b.Clean(b.Name)
