@@ -126,7 +126,8 @@ func TestSignBeforeReading(t *testing.T) {
 }
 
 // TestLargeDocument: a 300-page document opens, and while the signer scrolls from the first page
-// to the last only the pages near the screen hold a canvas.
+// to the last only the pages near the screen hold a canvas and a text layer (each drawn page has
+// its text, in its text layer).
 func TestLargeDocument(t *testing.T) {
 	requireViewer(t)
 	w := newWorld(t, worldOptions{dwell: 200 * time.Millisecond})
@@ -149,11 +150,15 @@ func TestLargeDocument(t *testing.T) {
 			// Every so often, wait until the page is drawn and reported read.
 			b.Wait(fmt.Sprintf("page %d rendered", p), fmt.Sprintf(`document.getElementById("page-%d").classList.contains("is-rendered")`, p))
 			b.Wait(fmt.Sprintf("page %d read", p), fmt.Sprintf(`document.getElementById("page-%d").classList.contains("is-read")`, p))
+			if got, want := b.text(fmt.Sprintf("#page-%d .textLayer", p)), fmt.Sprintf("- page %d", p); !strings.HasSuffix(got, want) {
+				t.Fatalf("page %d's text layer holds %q, want its text (ending %q)", p, got, want)
+			}
 		}
-		n := browsertest.Eval[int](b.Browser, `new Promise(r => requestAnimationFrame(() => r(document.querySelectorAll("#pages canvas").length)))`)
-		most = max(most, n)
-		if n > bound {
-			t.Fatalf("%d canvases in the page at page %d (bound %d)", n, p, bound)
+		n := browsertest.Eval[[]int](b.Browser, `new Promise(r => requestAnimationFrame(() => r([document.querySelectorAll("#pages canvas").length,
+			document.querySelectorAll("#pages .textLayer").length, document.querySelectorAll("#pages .textLayer span").length])))`)
+		most = max(most, n[0])
+		if n[0] > bound || n[1] > bound || n[1] > n[0] || n[2] > bound {
+			t.Fatalf("at page %d: %d canvases, %d text layers holding %d spans (bound %d; a text layer only with its canvas)", p, n[0], n[1], n[2], bound)
 		}
 		if p == 150 {
 			b.Shot("middle")
@@ -168,8 +173,8 @@ func TestLargeDocument(t *testing.T) {
 	// Going back to the start renders the first page again.
 	b.Do(chromedp.Evaluate[chromedp.Void](`document.getElementById("page-1").scrollIntoView({block: "start"})`))
 	b.Wait("page 1 rendered again", `document.getElementById("page-1").classList.contains("is-rendered")`)
-	if n := browsertest.Eval[int](b.Browser, `document.querySelectorAll("#pages canvas").length`); n > bound {
-		t.Fatalf("%d canvases after scrolling back", n)
+	if n := browsertest.Eval[int](b.Browser, `document.querySelectorAll("#pages canvas, #pages .textLayer").length`); n > 2*bound {
+		t.Fatalf("%d canvases and text layers after scrolling back", n)
 	}
 	b.Shot("end")
 	b.Clean(b.Name)

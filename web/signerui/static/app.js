@@ -153,7 +153,8 @@ async function initRead() {
     fields.className = "fields";
     el.append(badge, fields, num);
     frag.append(el);
-    const p = { num: i, el, fields, canvas: null, task: null, busy: false, rendered: false, gen: 0, visible: false, timer: null };
+    const p = { num: i, el, fields, canvas: null, task: null, layer: null, text: null, width: 0, busy: false, rendered: false, gen: 0,
+      visible: false, timer: null };
     pages.push(p);
     byEl.set(el, p);
   }
@@ -270,9 +271,14 @@ async function initRead() {
     update();
   }
 
-  // Rendering: only pages within a screen or so of the viewport hold a canvas; the others are
-  // released (canvas dropped, pdf.js page resources freed).
+  // Rendering: only pages within a screen or so of the viewport hold a canvas and a text layer;
+  // the others are released (canvas and text dropped, pdf.js page resources freed).
+  // The text layer (pdf.js's TextLayer) lays the page's text over the canvas, transparent: it is
+  // what a screen reader reads and what the signer selects. pdf.js sizes and places it through
+  // the CSSOM, in units of --total-scale-factor (CSS pixels per PDF point), kept with the page's
+  // width; the fields stay above it (app.css).
   const near = new Set();
+  const scaleText = (p) => p.el.style.setProperty("--total-scale-factor", String(p.el.clientWidth / p.width));
   async function render(p) {
     if (p.busy || p.canvas) return;
     p.busy = true;
@@ -283,15 +289,26 @@ async function initRead() {
       const base = page.getViewport({ scale: 1 });
       p.el.style.aspectRatio = `${base.width} / ${base.height}`;
       const dpr = Math.min(window.devicePixelRatio || 1, 2);
-      const vp = page.getViewport({ scale: (p.el.clientWidth / base.width) * dpr });
+      const scale = p.el.clientWidth / base.width;
+      const vp = page.getViewport({ scale: scale * dpr });
       const canvas = document.createElement("canvas");
       canvas.width = Math.floor(vp.width);
       canvas.height = Math.floor(vp.height);
       canvas.setAttribute("aria-hidden", "true");
-      p.el.prepend(canvas);
+      const layer = document.createElement("div");
+      layer.className = "textLayer";
+      p.el.prepend(canvas, layer);
       p.canvas = canvas;
+      p.layer = layer;
+      p.width = base.width;
+      scaleText(p);
+      p.text = new pdfjs.TextLayer({ textContentSource: page.streamTextContent({ includeMarkedContent: true }), container: layer,
+        viewport: page.getViewport({ scale }) });
+      // A page whose text cannot be laid out is still shown and read.
+      const text = p.text.render().catch((e) => { if (e?.name !== "AbortException") console.error("text layer, page", p.num, e); });
       p.task = page.render({ canvas, viewport: vp });
       await p.task.promise;
+      await text;
       if (gen !== p.gen) return;
       p.task = null;
       p.rendered = true;
@@ -314,6 +331,8 @@ async function initRead() {
       p.canvas.remove();
       p.canvas = null;
     }
+    if (p.text) { p.text.cancel(); p.text = null; }
+    if (p.layer) { p.layer.remove(); p.layer = null; }
     p.rendered = false;
     p.el.classList.remove("is-rendered");
     evaluate(p);
@@ -395,7 +414,10 @@ async function initRead() {
     });
   }
   window.addEventListener("scroll", position, { passive: true });
-  window.addEventListener("resize", position, { passive: true });
+  window.addEventListener("resize", () => {
+    position();
+    for (const p of near) if (p.layer) scaleText(p);
+  }, { passive: true });
 
   function update() {
     const d = doc();
