@@ -91,7 +91,9 @@ func (l *Log) publish(ctx context.Context, sync bool) error {
 			return ctx.Err()
 		}
 	}
-	l.lastPublish = time.Now()
+	// The publication budget (GCRA): on average one checkpoint per interval, bursts of
+	// checkpointBurst.
+	l.publishTAT = later(l.publishTAT, time.Now()).Add(l.opts.CheckpointInterval)
 	l.metrics.checkpoints.Inc()
 	l.metrics.checkpointSize.Set(float64(cp.Size))
 
@@ -228,4 +230,15 @@ func (l *Log) consistencyProof(ctx context.Context, from, to uint64) ([][]byte, 
 		return nil, fmt.Errorf("consistency proof from %d to %d: the tree is smaller", from, to)
 	}
 	return resp.GetProof().GetHashes(), nil
+}
+
+// checkpointBurst is how many checkpoints may be published back to back after a quiet
+// spell (see Options.CheckpointInterval).
+const checkpointBurst = 4
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

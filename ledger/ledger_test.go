@@ -777,3 +777,35 @@ func TestStatusReportsFailingPublication(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestCheckpointBudget: under sustained appends checkpoints are published at most once per
+// CheckpointInterval on average, plus a burst of checkpointBurst.
+func TestCheckpointBudget(t *testing.T) {
+	k := newKeys(t)
+	o := testOptions(t, NewMemoryStorage(), k)
+	o.CheckpointInterval = 20 * time.Millisecond
+	reg := prometheus.NewRegistry()
+	o.Registerer = reg
+	l := openLog(t, o)
+	ctx := context.Background()
+	before := testutil.ToFloat64(l.metrics.checkpoints)
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := range 8 {
+		wg.Go(func() {
+			for i := 0; time.Since(start) < 300*time.Millisecond; i++ {
+				if _, err := l.Append(ctx, pageRead(t, w*100000+i+1)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	got := testutil.ToFloat64(l.metrics.checkpoints) - before
+	limit := float64(elapsed/o.CheckpointInterval) + checkpointBurst + 1
+	if got > limit || got < 2 {
+		t.Fatalf("%v checkpoints in %v at one per %v (burst %d): want 2 to %v", got, elapsed, o.CheckpointInterval, checkpointBurst, limit)
+	}
+}

@@ -71,8 +71,10 @@ type Options struct {
 	// lone caller after a lone caller is not delayed at all. Zero adds no wait: calls that
 	// arrive while a write is in progress still share the next one.
 	GroupCommitWindow time.Duration
-	// CheckpointInterval is the least time between two checkpoint publications.
-	// Zero means DefaultCheckpointInterval.
+	// CheckpointInterval is the least average time between two checkpoint publications
+	// under sustained load; after a quiet spell up to checkpointBurst may follow each other
+	// at once, so that a lone event's receipt does not wait for it. Zero means
+	// DefaultCheckpointInterval.
 	CheckpointInterval time.Duration
 	// BatchSize is the most leaves one sequencer pass integrates. Zero means DefaultBatchSize.
 	BatchSize int
@@ -99,8 +101,10 @@ type Log struct {
 	history  chan SignedCheckpoint // published checkpoints on their way to storage
 
 	// Sequencer state, owned by the sequencer goroutine after Open returns.
-	head        treeHead
-	lastPublish time.Time
+	head treeHead
+	// publishTAT is the publication budget's theoretical arrival time (GCRA): a checkpoint
+	// may be published once now ≥ publishTAT − (checkpointBurst−1)·CheckpointInterval.
+	publishTAT time.Time
 
 	mu         sync.Mutex
 	latest     SignedCheckpoint     // latest published checkpoint

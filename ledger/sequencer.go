@@ -65,7 +65,7 @@ func (l *Log) sequenceLoop(ctx context.Context) {
 				l.failing.Store(nil)
 			}
 			if l.head.size > l.latest.Size {
-				next := l.lastPublish.Add(l.opts.CheckpointInterval)
+				next := l.publishTAT.Add(-(checkpointBurst - 1) * l.opts.CheckpointInterval)
 				if retryAt.After(next) {
 					next = retryAt
 				}
