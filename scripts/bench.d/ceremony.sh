@@ -6,7 +6,7 @@
 # the outbox:
 #  1. BenchmarkCeremony: complete ceremonies per second — create (one ten-page PDF), send, open
 #     the link, read ten pages, fill a field, choose to sign, verify the code (certificate, B-T
-#     signature, B-LT, B-LTA, completion) — 32 × GOMAXPROCS concurrent clients; and the CPU
+#     signature, B-LT, B-LTA, completion) — 64 × GOMAXPROCS concurrent clients; and the CPU
 #     time per ceremony;
 #  2. BenchmarkVerifyAndSign: p50 and p99 of the verify-code-and-sign-everything step for three
 #     documents, one ceremony at a time.
@@ -17,10 +17,11 @@
 # Every step's answer waits for its ledger receipts, as the appliance's do (up to 1 s; the
 # ledger publishes a checkpoint at most every 5 ms); PARAPHE_BENCH_NO_RECEIPTS=1 measures the
 # answers without them.
-# Tunables: CEREMONY_BENCH_N (ceremonies per benchmark, default 200).
+# Tunables: CEREMONY_BENCH_N (ceremonies per benchmark, default 500: with 128 clients, fewer
+# leave the ramp-up and the tail a large share of the run).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-n=${CEREMONY_BENCH_N:-200}
+n=${CEREMONY_BENCH_N:-500}
 probe=$(mktemp -d)
 trap 'rm -rf "$probe"' EXIT
 sync_ms=$(dd if=/dev/zero of="$probe/f" bs=4k count=100 oflag=dsync 2>&1 | awk '/copied/ {printf "%.2f", $(NF-3) * 1000 / 100}')
