@@ -11,7 +11,8 @@
 //   - passwords are stored as argon2id hashes; a session is a 256-bit random secret in an
 //     HttpOnly, SameSite=Strict cookie (Secure over TLS), stored as its SHA-256, ended by
 //     logout, by idle and absolute timeouts, and when its user is disabled;
-//   - sign-in failures are rate-limited per account and per client address, and a limited
+//   - sign-in failures are rate-limited per account (counted in the state store, so a restart
+//     keeps a locked account locked) and per client address (in memory), and a limited
 //     attempt is refused before the password is checked;
 //   - a user sees and changes only their own organisation's envelopes, users, keys and
 //     settings; another organisation's envelope does not exist for them (404);
@@ -90,8 +91,8 @@ type Handler struct {
 	log     *slog.Logger
 	mux     *http.ServeMux
 	pages   *pageSet
-	byAcct  *limiter
-	byIP    *limiter
+	byAcct  *storedLimiter // in the store: a restart keeps a locked account locked
+	byIP    *limiter       // in memory: see storedLimiter
 	version string
 }
 
@@ -128,7 +129,7 @@ func New(opt Options) (*Handler, error) {
 			return nil, err
 		}
 	}
-	h := &Handler{opt: opt, acc: acc, log: opt.Logger, byAcct: newLimiter(opt.LoginPerAccount, opt.LoginWindow),
+	h := &Handler{opt: opt, acc: acc, log: opt.Logger, byAcct: &storedLimiter{db: acc.db, max: opt.LoginPerAccount, window: opt.LoginWindow},
 		byIP: newLimiter(opt.LoginPerIP, opt.LoginWindow)}
 	var err error
 	if h.pages, err = loadPages(); err != nil {
@@ -407,15 +408,16 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	}
 	now := h.opt.Now()
 	acct, ip := strings.ToLower(strings.TrimSpace(body.Email)), clientIP(r)
-	for _, l := range []struct {
-		lim *limiter
-		key string
-	}{{h.byAcct, acct}, {h.byIP, ip}} {
-		if blocked, wait := l.lim.blocked(l.key, now); blocked {
-			w.Header().Set("Retry-After", strconv.Itoa(int(wait/time.Second)+1))
-			writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed sign-in attempts; try again later")
-			return
-		}
+	blockedAcct, waitAcct, err := h.byAcct.blocked(acct, now)
+	if err != nil {
+		h.internal(w, r, err)
+		return
+	}
+	blockedIP, waitIP := h.byIP.blocked(ip, now)
+	if blockedAcct || blockedIP {
+		w.Header().Set("Retry-After", strconv.Itoa(int(max(waitAcct, waitIP)/time.Second)+1))
+		writeError(w, http.StatusTooManyRequests, "rate_limited", "too many failed sign-in attempts; try again later")
+		return
 	}
 	u, err := h.acc.Authenticate(r.Context(), body.Email, body.Password, body.TOTP)
 	switch {
@@ -423,7 +425,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusUnauthorized, "totp_required", "enter the code of your authenticator app")
 		return
 	case errors.Is(err, ErrBadCredentials), errors.Is(err, ErrBadTOTP):
-		h.byAcct.fail(acct, now)
+		if err := h.byAcct.fail(acct, now); err != nil {
+			h.internal(w, r, err)
+			return
+		}
 		h.byIP.fail(ip, now)
 		code := "bad_credentials"
 		if errors.Is(err, ErrBadTOTP) {
@@ -435,7 +440,10 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 		h.internal(w, r, err)
 		return
 	}
-	h.byAcct.reset(acct)
+	if err := h.byAcct.reset(acct); err != nil {
+		h.internal(w, r, err)
+		return
+	}
 	secret, s, err := h.acc.NewSession(r.Context(), u)
 	if err != nil {
 		h.internal(w, r, err)

@@ -2,8 +2,12 @@ package admin
 
 import (
 	"context"
+	"bytes"
 	"encoding/base32"
+	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -301,6 +305,82 @@ func TestLoginRateLimit(t *testing.T) {
 	if r := c.login("admin@notaires.test", "password of admin@notaires.test", ""); r.status != http.StatusTooManyRequests {
 		t.Fatalf("from a blocked address: %d", r.status)
 	}
+}
+
+// TestLoginLimitSurvivesRestart: an account's sign-in failures are kept in the store, so a
+// handler restarted over the same database still refuses the locked account (429 with
+// Retry-After), even with the right password, until the window has passed.
+func TestLoginLimitSurvivesRestart(t *testing.T) {
+	w := newWorld(t)
+	w.user("Notaires Associés", "admin@notaires.test", RoleAdmin)
+	c := w.client()
+	for i := range 5 {
+		if r := c.login("admin@notaires.test", "wrong password "+string(rune('a'+i)), ""); r.status != http.StatusUnauthorized {
+			t.Fatalf("failure %d: %d %s", i+1, r.status, r.body)
+		}
+	}
+	w.clock.Advance(5 * time.Minute)
+	// The restart: new accounts and a new handler over the same database; the per-address
+	// counters are gone, the per-account ones are not.
+	acc, err := NewAccounts(w.db, AccountsOptions{Now: w.clock.Now, Argon2: Argon2Params{Memory: 1024, Time: 1, Threads: 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, err := New(Options{Service: w.svc, DB: w.db, Accounts: acc, Now: w.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	login := func(email, password string) *httptest.ResponseRecorder {
+		b, _ := json.Marshal(LoginRequest{Email: email, Password: password})
+		req := httptest.NewRequest(http.MethodPost, "/admin/api/login", bytes.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Sec-Fetch-Site", "same-origin")
+		rec := httptest.NewRecorder()
+		app.ServeHTTP(rec, req)
+		return rec
+	}
+	r := login("admin@notaires.test", "password of admin@notaires.test")
+	if r.Code != http.StatusTooManyRequests {
+		t.Fatalf("after the restart: %d %s", r.Code, r.Body)
+	}
+	// The oldest failure leaves the 15-minute window in 10 minutes.
+	if ra, err := strconv.Atoi(r.Header().Get("Retry-After")); err != nil || ra < 9*60 || ra > 10*60+1 {
+		t.Fatalf("Retry-After %q, want about 600 s", r.Header().Get("Retry-After"))
+	}
+	if r := login(" Admin@Notaires.test", "password of admin@notaires.test"); r.Code != http.StatusTooManyRequests {
+		t.Fatalf("the same account in capitals after the restart: %d", r.Code)
+	}
+	// Another account is not locked.
+	if _, err := acc.CreateUser(context.Background(), NewUser{Org: mustOrg(t, acc), Email: "sender@notaires.test", Role: RoleSender, Password: "password of sender@notaires.test"}); err != nil {
+		t.Fatal(err)
+	}
+	if r := login("sender@notaires.test", "password of sender@notaires.test"); r.Code != http.StatusOK {
+		t.Fatalf("another account: %d %s", r.Code, r.Body)
+	}
+	w.clock.Advance(10*time.Minute + time.Second)
+	if r := login("admin@notaires.test", "password of admin@notaires.test"); r.Code != http.StatusOK {
+		t.Fatalf("after the window: %d %s", r.Code, r.Body)
+	}
+	// A success forgets the failures: four, a success, four more do not lock the account.
+	for round := range 2 {
+		for i := range 4 {
+			if r := login("admin@notaires.test", "wrong password "+string(rune('a'+i))); r.Code != http.StatusUnauthorized {
+				t.Fatalf("round %d, failure %d: %d", round+1, i+1, r.Code)
+			}
+		}
+		if r := login("admin@notaires.test", "password of admin@notaires.test"); r.Code != http.StatusOK {
+			t.Fatalf("round %d, after four failures: %d %s", round+1, r.Code, r.Body)
+		}
+	}
+}
+
+func mustOrg(t *testing.T, acc *Accounts) string {
+	t.Helper()
+	o, err := acc.EnsureOrg(context.Background(), "Notaires Associés")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return o.ID
 }
 
 // TestSecondFactor: enrolment, sign-in with a code, a replayed code refused.
