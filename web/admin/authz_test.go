@@ -1,8 +1,8 @@
 package admin
 
 import (
-	"context"
 	"bytes"
+	"context"
 	"encoding/base32"
 	"encoding/json"
 	"net/http"
