@@ -30,15 +30,24 @@ func (e *Error) with(k string, v any) *Error {
 	return e
 }
 
-// AsError returns the *Error in err's chain, if any.
+// AsError returns the *Error in err's chain, if any. A stored document that no longer matches
+// its digest (ErrCorrupt) is one too, with status 500 and CodeDocumentDamaged: the signer or
+// sender learns what is wrong, the operator restores the file (the web layer logs it).
 func AsError(err error) (*Error, bool) {
 	var e *Error
-	ok := errors.As(err, &e)
-	return e, ok
+	if errors.As(err, &e) {
+		return e, true
+	}
+	if errors.Is(err, ErrCorrupt) {
+		return &Error{Status: http.StatusInternalServerError, Code: CodeDocumentDamaged,
+			Message: "a stored document no longer matches its digest; the operator must restore it from a backup"}, true
+	}
+	return nil, false
 }
 
 // Error codes. They are part of the public protocol (docs/API.md).
 const (
+	CodeDocumentDamaged    = "document_damaged"
 	CodeEnvelopeNotFound   = "envelope_not_found"
 	CodeEnvelopeNotActive  = "envelope_not_active"
 	CodeEnvelopeNotDraft   = "envelope_not_draft"

@@ -151,6 +151,9 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 		return
 	}
 	if e, ok := ceremony.AsError(err); ok {
+		if e.Status >= http.StatusInternalServerError {
+			h.log.Error("api: "+e.Code, "route", r.Pattern, "err", err)
+		}
 		writeError(w, e)
 		return
 	}

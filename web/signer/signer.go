@@ -110,6 +110,9 @@ func writeError(w http.ResponseWriter, e *ceremony.Error) {
 
 func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if e, ok := ceremony.AsError(err); ok {
+		if e.Status >= http.StatusInternalServerError {
+			h.log.Error("signer: "+e.Code, "route", r.Pattern, "err", err)
+		}
 		writeError(w, e)
 		return
 	}

@@ -107,7 +107,7 @@ func TestTamperedDocument(t *testing.T) {
 
 	// The signer's download.
 	r := alice.get("/s/api/documents/1")
-	if r.Status != http.StatusInternalServerError || r.errCode() != "internal" || bytes.Contains(r.Body, []byte("%PDF")) {
+	if r.Status != http.StatusInternalServerError || r.errCode() != ceremony.CodeDocumentDamaged || bytes.Contains(r.Body, []byte("%PDF")) {
 		t.Fatalf("download of a damaged document: %d %.200s", r.Status, r.Body)
 	}
 	if !strings.Contains(logs.String(), ceremony.ErrCorrupt.Error()) || !strings.Contains(logs.String(), first) {
