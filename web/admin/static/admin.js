@@ -377,6 +377,23 @@ function prepare() {
         const scale = r.width / p.w;
         placeField(doc, p, (ev.clientX - r.left) / scale, (ev.clientY - r.top) / scale);
       });
+      // Without a mouse: each page is a named group, preceded by a button that adds a field
+      // of the chosen kind at the page's first free spot from its centre down; the new field
+      // takes the focus, so that arrows move it.
+      el.setAttribute("role", "group");
+      el.setAttribute("aria-label", t("prepare.page_of", { doc: name, n, total: pdf.numPages }));
+      const bar = document.createElement("div");
+      bar.className = "page-bar";
+      bar.style.width = width + "px";
+      p.add = document.createElement("button");
+      p.add.type = "button";
+      p.add.className = "btn btn-quiet btn-small page-add";
+      p.add.id = doc.id + "-add-" + n;
+      p.total = pdf.numPages;
+      pageLabel(p);
+      p.add.addEventListener("click", () => addOnPage(p));
+      bar.append(p.add);
+      sec.append(bar);
       doc.pages.push(p);
       sec.append(el);
       io.observe(el);
@@ -400,11 +417,18 @@ function prepare() {
     ev.target.value = "";
   });
 
+  // pageLabel names a page's « add a field » button after the kind chosen.
+  function pageLabel(p) {
+    const text = t("prepare.page_add", { n: p.n, total: p.total, kind: kindSel.selectedOptions[0]?.textContent.toLowerCase() || "" });
+    p.add.textContent = text;
+  }
+
   // The label and "required" apply to text fields only.
   function kindChanged() {
     const sig = kindSel.value === "signature";
     $("#field-label").disabled = sig;
     $("#field-required").disabled = sig;
+    for (const d of docs) for (const p of d.pages) if (p.add) pageLabel(p);
   }
   kindSel.addEventListener("change", kindChanged);
   kindChanged();
@@ -412,6 +436,39 @@ function prepare() {
   // signatureOf is the signature box of a signer in a document, if any.
   function signatureOf(doc, signer, except) {
     return fields.find((f) => f.kind === "signature" && f.doc === doc && f.signer === signer && f !== except);
+  }
+
+  // sizeOf is the size of a new field of a kind on page p, in points.
+  function sizeOf(kind, p) {
+    const sig = kind === "signature";
+    return [Math.min(sig ? 150 : 160, p.w), Math.min(sig ? 45 : 22, p.h)];
+  }
+
+  // freeSpot is the top left corner of the first spot of w × h on page p, from the page's
+  // centre down (then from its top), that overlaps no other field than except.
+  function freeSpot(p, w, h, except) {
+    const others = fields.filter((o) => o.page === p && o !== except);
+    const x = (p.w - w) / 2;
+    let top = (p.h - h) / 2;
+    for (let i = 0; i <= others.length + 1; i++) {
+      const hit = others.find((o) => x < o.x + o.w && o.x < x + w && top < o.top + o.h && o.top < top + h);
+      if (!hit) return [x, top];
+      top = hit.top + hit.h + 8;
+      if (top + h > p.h) top = 8;
+    }
+    return [x, (p.h - h) / 2];
+  }
+
+  // addOnPage adds a field of the chosen kind on page p at its first free spot (or moves
+  // the signer's signature box there), focuses it and says so.
+  function addOnPage(p) {
+    const kind = kindSel.value;
+    const owner = signers.find((s) => s.id === ownerSel.value) || signers[0];
+    const old = kind === "signature" && owner && signatureOf(p.doc, owner.id);
+    const [w, h] = old ? [Math.min(old.w, p.w), Math.min(old.h, p.h)] : sizeOf(kind, p);
+    const [x, top] = freeSpot(p, w, h, old);
+    const f = placeField(p.doc, p, x + w / 2, top + h / 2, kind);
+    if (f && f !== old) toast(t("prepare.field_added", { what: f.box.getAttribute("aria-label") }));
   }
 
   // Fields: x and top are in PDF points from the page's top left. A signature box for a signer
@@ -429,11 +486,11 @@ function prepare() {
         select(old);
         old.box.focus();
         toast(t("prepare.signature_moved", { name: signerName(owner) }));
-        return;
+        return old;
       }
     }
     const sig = kind === "signature";
-    const w = Math.min(sig ? 150 : 160, p.w), h = Math.min(sig ? 45 : 22, p.h);
+    const [w, h] = sizeOf(kind, p);
     const f = { id: "f" + (++seq), kind: sig ? "signature" : "text", doc, page: p, w, h, x: 0, top: 0, signer: owner.id,
       label: sig ? "" : $("#field-label").value.trim() || t("prepare.default_label"), required: sig || $("#field-required").checked };
     move(f, cx - w / 2, cy - h / 2);
@@ -476,6 +533,7 @@ function prepare() {
     paint(f);
     select(f);
     f.box.focus();
+    return f;
   }
 
   function move(f, x, top) {
