@@ -32,10 +32,11 @@ func (b *Browser) ReadDocument(values map[string]string) {
 }
 
 // Fill types a value into a field with the keyboard and leaves it, then waits for the server
-// to accept it.
+// to accept it. On a narrow screen it types into the field's full-size input listed below its
+// page (field-<id>-list), the one the signer taps, rather than into the overlay on the page.
 func (b *Browser) Fill(id, v string) {
 	b.T.Helper()
-	sel := chromedp.ID("field-" + id)
+	sel := chromedp.ID(FieldInput(b, id))
 	b.Do(chromedp.Focus(sel), chromedp.SendKeys(sel, v), chromedp.SendKeys(sel, "\t"))
 	b.Wait("field "+id+" saved", fmt.Sprintf(`document.getElementById("field-%s").closest(".field").classList.contains("is-valid")`, id))
 }
@@ -68,4 +69,12 @@ func (b *Browser) SignThroughPages(link string, values map[string]string, code f
 	b.Do(chromedp.SendKeys(chromedp.ID("code"), c), chromedp.SendKeys(chromedp.ID("code"), kb.Enter))
 	b.Wait("end page", `document.getElementById("done-title") !== null`)
 	b.Clean(b.Name + " end page")
+}
+
+// FieldInput is the id of the input a signer types a field's value into: the full-size one
+// listed below the page when it is shown (a narrow screen), otherwise the overlay's.
+func FieldInput(b *Browser, id string) string {
+	b.T.Helper()
+	return Eval[string](b, fmt.Sprintf(`(() => { const l = document.getElementById("field-%s-list");
+	  return l && l.getClientRects().length > 0 ? l.id : "field-%s"; })()`, id, id))
 }

@@ -229,8 +229,13 @@ func signWithKeyboard(t *testing.T, name string, width, height int, lang string)
 			b.Wait("field to fill", `!document.getElementById("next-field").hidden`)
 			b.TabTo("next-field", 40)
 			b.Press(kb.Enter)
-			if got := b.Focused(); got != "field-"+id {
-				t.Fatalf("« Champ à remplir » put the focus on %q, want field-%s", got, id)
+			// On a phone, the field's full-size input listed below its page (the overlay is inert).
+			want := "field-" + id
+			if width <= 640 {
+				want += "-list"
+			}
+			if got := b.Focused(); got != want {
+				t.Fatalf("« Champ à remplir » put the focus on %q, want %s", got, want)
 			}
 			b.Press(v, kb.Enter)
 			b.Wait("field "+id+" saved", fmt.Sprintf(`document.getElementById("field-%s").closest(".field").classList.contains("is-valid")`, id))

@@ -47,6 +47,7 @@ func signInBrowser(t *testing.T, w *world, b *browser, email, phone string, valu
 		t.Fatalf("%s: progress %q", b.Name, got)
 	}
 	b.readDocument(values)
+	b.shownInBothViews(values)
 	b.Wait("next document open", `!document.getElementById("next").disabled`)
 	if got := b.text("#next"); got != texts["next"] {
 		t.Fatalf("%s: next button %q, want %q", b.Name, got, texts["next"])
@@ -61,6 +62,7 @@ func signInBrowser(t *testing.T, w *world, b *browser, email, phone string, valu
 
 	// Document 2, then the decision.
 	b.readDocument(values)
+	b.shownInBothViews(values)
 	b.Wait("decision open", `!document.getElementById("next").disabled`)
 	b.Shot("document-2-read")
 	b.Do(chromedp.Click(chromedp.ID("next")))

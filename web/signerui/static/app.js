@@ -153,7 +153,7 @@ async function initRead() {
     fields.className = "fields";
     el.append(badge, fields, num);
     frag.append(el);
-    const p = { num: i, el, fields, canvas: null, task: null, layer: null, text: null, width: 0, busy: false, rendered: false, gen: 0,
+    const p = { num: i, el, fields, list: null, canvas: null, task: null, layer: null, text: null, width: 0, busy: false, rendered: false, gen: 0,
       visible: false, timer: null };
     pages.push(p);
     byEl.set(el, p);
@@ -162,29 +162,33 @@ async function initRead() {
   pagesEl.append(frag);
 
   // Fields, overlaid at their rectangles (PDF points from the bottom left), sized in units of
-  // the page's width so that they follow it at every size.
+  // the page's width so that they follow it at every size. On a narrow screen (the media query
+  // below, app.css's too) a field scaled with its page is too small to tap and read: each page's
+  // fields are then also listed below it, full size and labelled, the same values, messages and
+  // marks as the overlay. One of the two is out of reach at a time: the list is not displayed on a
+  // wide screen, the overlay is inert on a narrow one (still drawn, neither focused nor announced),
+  // so that each field is announced once.
+  const narrowQuery = window.matchMedia("(max-width: 40rem)");
+  const narrow = () => narrowQuery.matches;
   const inputs = [];
   for (const f of doc().fields) {
     if (f.page < 1 || f.page > total) continue;
     const page = await pdf.getPage(f.page);
     inputs.push(makeField(f, page, pages[f.page - 1]));
   }
+  function layoutFields() {
+    for (const p of pages) p.fields.inert = narrow();
+  }
+  layoutFields();
+  narrowQuery.addEventListener("change", layoutFields);
 
-  function makeField(f, page, p) {
-    const vp = page.getViewport({ scale: 1 });
-    const [x1, y1] = vp.convertToViewportPoint(f.rect.x, f.rect.y);
-    const [x2, y2] = vp.convertToViewportPoint(f.rect.x + f.rect.w, f.rect.y + f.rect.h);
-    const left = Math.min(x1, x2), top = Math.min(y1, y2), w = Math.abs(x2 - x1), h = Math.abs(y2 - y1);
+  // fieldView builds a field's label, input and message, its ids ending with suffix.
+  function fieldView(f, suffix, className) {
     const wrap = document.createElement("div");
-    wrap.className = "field";
-    wrap.style.left = (left / vp.width) * 100 + "%";
-    wrap.style.top = (top / vp.height) * 100 + "%";
-    wrap.style.width = (w / vp.width) * 100 + "%";
-    wrap.style.height = (h / vp.height) * 100 + "%";
-    wrap.style.fontSize = Math.max(1.2, (h / vp.width) * 100 * 0.6) + "cqw";
+    wrap.className = className;
     const input = document.createElement("input");
     input.type = "text";
-    input.id = "field-" + f.id;
+    input.id = "field-" + f.id + suffix;
     input.name = f.id;
     input.value = f.value || "";
     input.autocomplete = "off";
@@ -192,7 +196,7 @@ async function initRead() {
     if (f.max_length) input.maxLength = f.max_length;
     if (f.required) { input.required = true; input.setAttribute("aria-required", "true"); }
     const label = document.createElement("label");
-    label.className = "field-label";
+    label.className = className + "-label";
     label.htmlFor = input.id;
     label.textContent = f.label + (f.required ? " *" : "");
     if (f.required) {
@@ -203,29 +207,71 @@ async function initRead() {
     }
     const err = document.createElement("p");
     err.className = "field-error";
-    err.id = "field-error-" + f.id;
+    err.id = "field-error-" + f.id + suffix;
     err.hidden = true;
     err.setAttribute("role", "alert");
     input.setAttribute("aria-describedby", err.id);
     wrap.append(label, input, err);
-    p.fields.append(wrap);
-    const st = { f, input, err, wrap, touched: false, edited: false, saved: f.value || "" };
     wrap.classList.toggle("is-valid", !!f.valid && !!f.value);
-    input.addEventListener("input", () => {
-      st.edited = true;
-      if (st.touched) setFieldError(input, err, check(f, input.value));
-    });
-    // Leaving a field typed in shows its problem even when its value ends as it began (no
-    // change event: typed, then erased).
-    input.addEventListener("blur", () => {
-      if (!st.edited || st.touched) return;
-      st.touched = true;
-      setFieldError(input, err, check(f, input.value));
-      update();
-    });
-    input.addEventListener("change", () => { st.touched = true; save(st); });
-    input.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); st.touched = true; save(st); } });
+    return { wrap, input, err };
+  }
+
+  function makeField(f, page, p) {
+    const vp = page.getViewport({ scale: 1 });
+    const [x1, y1] = vp.convertToViewportPoint(f.rect.x, f.rect.y);
+    const [x2, y2] = vp.convertToViewportPoint(f.rect.x + f.rect.w, f.rect.y + f.rect.h);
+    const left = Math.min(x1, x2), top = Math.min(y1, y2), w = Math.abs(x2 - x1), h = Math.abs(y2 - y1);
+    const over = fieldView(f, "", "field");
+    const wrap = over.wrap;
+    wrap.style.left = (left / vp.width) * 100 + "%";
+    wrap.style.top = (top / vp.height) * 100 + "%";
+    wrap.style.width = (w / vp.width) * 100 + "%";
+    wrap.style.height = (h / vp.height) * 100 + "%";
+    wrap.style.fontSize = Math.max(1.2, (h / vp.width) * 100 * 0.6) + "cqw";
+    p.fields.append(wrap);
+    if (!p.list) {
+      p.list = document.createElement("div");
+      p.list.className = "page-fields";
+      p.list.id = "page-fields-" + p.num;
+      p.list.setAttribute("role", "group");
+      const title = document.createElement("p");
+      title.className = "page-fields-title";
+      title.id = "page-fields-title-" + p.num;
+      title.textContent = t("read.page_fields", { page: p.num });
+      p.list.setAttribute("aria-labelledby", title.id);
+      p.list.append(title);
+      p.el.after(p.list);
+    }
+    const entry = fieldView(f, "-list", "entry");
+    p.list.append(entry.wrap);
+    const st = { f, input: over.input, err: over.err, wrap, entry, views: [over, entry], touched: false, edited: false, saved: f.value || "" };
+    for (const { input } of st.views) {
+      // Typed in one, shown in the other.
+      input.addEventListener("input", () => {
+        for (const v of st.views) if (v.input !== input && v.input.value !== input.value) v.input.value = input.value;
+        st.edited = true;
+        if (st.touched) showError(st, check(f, input.value));
+      });
+      // Leaving a field typed in shows its problem even when its value ends as it began (no
+      // change event: typed, then erased).
+      input.addEventListener("blur", () => {
+        if (!st.edited || st.touched) return;
+        st.touched = true;
+        showError(st, check(f, input.value));
+        update();
+      });
+      input.addEventListener("change", () => { st.touched = true; save(st); });
+      input.addEventListener("keydown", (ev) => { if (ev.key === "Enter") { ev.preventDefault(); st.touched = true; save(st); } });
+    }
     return st;
+  }
+
+  // showError and markValid show a field's state in both its views.
+  function showError(st, text) {
+    for (const v of st.views) setFieldError(v.input, v.err, text);
+  }
+  function markValid(st, on) {
+    for (const v of st.views) v.wrap.classList.toggle("is-valid", on);
   }
 
   function check(f, v) {
@@ -250,23 +296,23 @@ async function initRead() {
   }
 
   async function save(st) {
-    const { f, input, err, wrap } = st;
+    const { f, input } = st;
     const v = input.value;
     const problem = check(f, v);
-    setFieldError(input, err, problem);
-    wrap.classList.toggle("is-valid", false);
+    showError(st, problem);
+    markValid(st, false);
     if (problem || v === st.saved) {
-      wrap.classList.toggle("is-valid", !problem && v !== "" && v === st.saved);
+      markValid(st, !problem && v !== "" && v === st.saved);
       update();
       return;
     }
     try {
       await api("POST", "/s/api/fields", { values: { [f.id]: v } });
       st.saved = v;
-      wrap.classList.toggle("is-valid", true);
+      markValid(st, true);
     } catch (e) {
-      if (e.code === "field_invalid") setFieldError(input, err, serverReason(f, e.detail?.fields?.[f.id]));
-      else setFieldError(input, err, message(e));
+      if (e.code === "field_invalid") showError(st, serverReason(f, e.detail?.fields?.[f.id]));
+      else showError(st, message(e));
     }
     update();
   }
@@ -464,6 +510,11 @@ async function initRead() {
     const d = doc();
     const st = inputs.find((s) => s.input.getAttribute("aria-invalid") === "true" || d.fields.find((f) => f.id === s.f.id && !f.valid));
     if (!st) return;
+    if (narrow()) {
+      st.entry.input.scrollIntoView({ block: "center" });
+      st.entry.input.focus({ preventScroll: true });
+      return;
+    }
     st.wrap.closest(".page").scrollIntoView({ block: "center" });
     st.input.focus({ preventScroll: true });
   });
