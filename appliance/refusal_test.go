@@ -205,7 +205,11 @@ func healthz(t *testing.T, base string) (int, map[string]any) {
 	if err := json.NewDecoder(resp.Body).Decode(&h); err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, map[string]any{"status": h.Status, "tsa": h.Components["tsa"]}
+	out := map[string]any{"status": h.Status}
+	for k, v := range h.Components {
+		out[k] = v
+	}
+	return resp.StatusCode, out
 }
 
 // waitHealthz polls /healthz until it answers want.
@@ -228,8 +232,7 @@ func waitHealthz(t *testing.T, base string, want int) map[string]any {
 // local clock is 10 s off, beyond the bound set by the 1 s accuracy), /healthz is degraded and
 // says why, the metrics give the cause, and a time-stamp query gets a timeNotAvailable
 // rejection; when the offset is back within bounds everything recovers without a restart.
-// (An appliance whose clock is untrusted already at start refuses to open: the ledger cannot
-// time-stamp its first checkpoint.)
+// TestStartWithUntrustedClock covers a clock untrusted already at start.
 func TestHealthzSaysWhyTSAClockIsUntrusted(t *testing.T) {
 	srv := tsatest.StartSNTPServer(t, 0)
 	r := start(t, testConfig(t, t.TempDir(), "PARAPHE_TSA_NTP_SERVERS="+srv.Addr, "PARAPHE_TSA_NTP_INTERVAL=1s"))
@@ -266,4 +269,32 @@ func TestHealthzSaysWhyTSAClockIsUntrusted(t *testing.T) {
 	if status, _, _ := pkiStatusInfo(t, postTSA(t, r.base, tsQuery(t, "now?")).der); status != 0 {
 		t.Fatalf("clock back in bounds: PKIStatus %d", status)
 	}
+}
+
+// TestStartWithUntrustedClock: an appliance whose NTP server says its clock is 10 s off at
+// boot still starts — it cannot timestamp, so /healthz is degraded and names both the TSA's
+// cause and the ledger's wait — and recovers without a restart once the clock is back in
+// bounds: the ledger publishes its checkpoint and /healthz is ok.
+func TestStartWithUntrustedClock(t *testing.T) {
+	srv := tsatest.StartSNTPServer(t, 10*time.Second)
+	r := start(t, testConfig(t, t.TempDir(), "PARAPHE_TSA_NTP_SERVERS="+srv.Addr, "PARAPHE_TSA_NTP_INTERVAL=1s"))
+	defer r.stop()
+	code, h := healthz(t, r.base)
+	tsaReason, _ := h["tsa"].(string)
+	ledgerReason, _ := h["ledger"].(string)
+	if code != http.StatusServiceUnavailable || !strings.Contains(tsaReason, "ntp_offset") || ledgerReason == "ok" || ledgerReason == "" {
+		t.Fatalf("healthz at a start with an untrusted clock: %d %v", code, h)
+	}
+	if resp, err := http.Get(r.base + "/ledger/checkpoint"); err != nil || resp.StatusCode == http.StatusOK {
+		t.Fatalf("a checkpoint is served without a timestamp: %v %v", resp, err)
+	}
+	srv.Ahead.Store(0)
+	if h = waitHealthz(t, r.base, http.StatusOK); h["tsa"] != "ok" || h["ledger"] != "ok" {
+		t.Fatalf("after the clock came back: %v", h)
+	}
+	resp, err := http.Get(r.base + "/ledger/checkpoint.tsr")
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("the checkpoint's timestamp after recovery: %v %v", resp, err)
+	}
+	resp.Body.Close()
 }

@@ -76,7 +76,7 @@ func (l *Log) publish(ctx context.Context, sync bool) error {
 	if l.opts.Timestamper != nil {
 		digest := sha256.Sum256([]byte(text))
 		if token, err = l.opts.Timestamper.Timestamp(ctx, digest[:], crypto.SHA256); err != nil {
-			return fmt.Errorf("ledger: timestamping checkpoint %d: %w", head.size, err)
+			return fmt.Errorf("%w: checkpoint %d: %w", errTimestamp, head.size, err)
 		}
 	}
 	cp := SignedCheckpoint{Size: head.size, Hash: bytes.Clone(head.hash), Note: signed, Token: token}
@@ -242,3 +242,7 @@ func later(a, b time.Time) time.Time {
 	}
 	return b
 }
+
+// errTimestamp marks a checkpoint that could not be published because the Timestamper refused
+// (a TSA whose clock is not trusted, say): the tree is sound, and publication is retried.
+var errTimestamp = errors.New("ledger: timestamping")

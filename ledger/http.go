@@ -66,6 +66,12 @@ func (l *Log) latestPublished() SignedCheckpoint {
 
 func (l *Log) serveCheckpoint(w http.ResponseWriter, r *http.Request) {
 	cp := l.latestPublished()
+	if cp.Note == nil {
+		// Only before the first publication: the TSA has not timestamped one yet.
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "no checkpoint published yet: "+errorText(l.Status()), http.StatusServiceUnavailable)
+		return
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(cp.Note)
@@ -73,6 +79,11 @@ func (l *Log) serveCheckpoint(w http.ResponseWriter, r *http.Request) {
 
 func (l *Log) serveTimestamp(w http.ResponseWriter, r *http.Request) {
 	cp := l.latestPublished()
+	if cp.Note == nil {
+		w.Header().Set("Retry-After", "5")
+		http.Error(w, "no checkpoint published yet: "+errorText(l.Status()), http.StatusServiceUnavailable)
+		return
+	}
 	if len(cp.Token) == 0 {
 		http.Error(w, "this checkpoint has no timestamp", http.StatusNotFound)
 		return
@@ -204,4 +215,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Write(append(b, '\n'))
+}
+
+// errorText is err's text, or "waiting" for nil.
+func errorText(err error) string {
+	if err == nil {
+		return "waiting"
+	}
+	return err.Error()
 }

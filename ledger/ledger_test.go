@@ -609,13 +609,25 @@ func (failingTSA) Timestamp(context.Context, []byte, crypto.Hash) ([]byte, error
 	return nil, fmt.Errorf("clock not trusted")
 }
 
+// TestNoCheckpointWithoutTimestamp: while the TSA refuses, Open succeeds but no checkpoint is
+// published, neither in process nor over HTTP (see also TestOpenWhileTSARefuses).
 func TestNoCheckpointWithoutTimestamp(t *testing.T) {
 	k := newKeys(t)
 	o := testOptions(t, NewMemoryStorage(), k)
 	o.Timestamper = failingTSA{}
-	if l, err := Open(context.Background(), o); err == nil {
-		l.Close()
-		t.Fatal("Open published a first checkpoint without a timestamp")
+	l := openLog(t, o)
+	if cp, err := l.Checkpoint(context.Background()); err == nil {
+		t.Fatalf("a checkpoint of size %d was published without a timestamp", cp.Size)
+	}
+	srv := httptest.NewServer(l.Handler())
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/ledger/checkpoint")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode == http.StatusOK {
+		t.Fatal("GET /ledger/checkpoint served a checkpoint without a timestamp")
 	}
 }
 
@@ -807,5 +819,41 @@ func TestCheckpointBudget(t *testing.T) {
 	limit := float64(elapsed/o.CheckpointInterval) + checkpointBurst + 1
 	if got > limit || got < 2 {
 		t.Fatalf("%v checkpoints in %v at one per %v (burst %d): want 2 to %v", got, elapsed, o.CheckpointInterval, checkpointBurst, limit)
+	}
+}
+
+// TestOpenWhileTSARefuses: a log opened while its TSA refuses (a clock not yet trusted at
+// boot) opens, takes appends durably, says why it publishes nothing, and publishes — receipts
+// included — once the TSA answers.
+func TestOpenWhileTSARefuses(t *testing.T) {
+	k := newKeys(t)
+	o := testOptions(t, NewMemoryStorage(), k)
+	ts := &switchTSA{}
+	ts.off.Store(true)
+	o.Timestamper = ts
+	l := openLog(t, o)
+	ctx := context.Background()
+	if err := l.Status(); err == nil || !strings.Contains(err.Error(), "clock not trusted") {
+		t.Fatalf("status while the TSA refuses: %v", err)
+	}
+	if _, err := l.Checkpoint(ctx); err == nil {
+		t.Fatal("a checkpoint was published without a timestamp")
+	}
+	p, err := l.Append(ctx, pageRead(t, 1))
+	if err != nil {
+		t.Fatalf("append while the TSA refuses: %v", err)
+	}
+	ts.off.Store(false)
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	r, err := p.Wait(wctx)
+	if err != nil {
+		t.Fatalf("receipt once the TSA answers: %v", err)
+	}
+	if r.TreeSize < 1 || len(r.Timestamp) == 0 {
+		t.Fatalf("receipt of size %d, token %d bytes", r.TreeSize, len(r.Timestamp))
+	}
+	if err := l.Status(); err != nil {
+		t.Fatalf("status once published: %v", err)
 	}
 }

@@ -334,7 +334,13 @@ func (l *Log) loadCheckpoint(ctx context.Context) error {
 		l.metrics.checkpointSize.Set(float64(cp.Size))
 	}
 	if !ok || cp.Size < l.head.size {
-		if err := l.publish(ctx, true); err != nil {
+		// A TSA that refuses now (its clock not yet trusted at boot, say) must not keep the
+		// appliance from starting: appends are still durable, and the sequencer publishes
+		// once the TSA answers (Status reports the wait). Any other failure is fatal.
+		if err := l.publish(ctx, true); errors.Is(err, errTimestamp) {
+			l.logger.Warn("ledger: the first checkpoint waits for the timestamp authority", "size", l.head.size, "err", err)
+			l.fail(stepPublish, err)
+		} else if err != nil {
 			return err
 		}
 	}

@@ -64,7 +64,7 @@ func (l *Log) sequenceLoop(ctx context.Context) {
 			if f := l.failing.Load(); f != nil && f.step == stepIntegrate {
 				l.failing.Store(nil)
 			}
-			if l.head.size > l.latest.Size {
+			if l.head.size > l.latest.Size || l.latest.Note == nil {
 				next := l.publishTAT.Add(-(checkpointBurst - 1) * l.opts.CheckpointInterval)
 				if retryAt.After(next) {
 					next = retryAt
