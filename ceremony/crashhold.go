@@ -13,24 +13,22 @@ import (
 //   - appended:TYPE: the same, after the events were appended to the ledger;
 //   - finalize: B-LT and B-LTA were added to the envelope's first document, not yet recorded.
 //
-// Unset (always, outside that test), it does nothing.
+// Unset (always, outside that test), it does nothing. New reads it once.
 const CrashHoldEnv = "CRASHTEST_HOLD"
 
-var crashHoldAt = os.Getenv(CrashHoldEnv)
-
-func crashHold(point string) {
-	if crashHoldAt == "" || point != crashHoldAt {
+func (s *Service) crashHold(point string) {
+	if s.holdAt == "" || point != s.holdAt {
 		return
 	}
 	fmt.Fprintf(os.Stderr, "crashtest: holding at %s\n", point)
 	select {}
 }
 
-func crashHoldEvents(when string, evs []Event) {
-	if crashHoldAt == "" {
+func (s *Service) crashHoldEvents(when string, evs []Event) {
+	if s.holdAt == "" {
 		return
 	}
 	for _, ev := range evs {
-		crashHold(when + ":" + ev.Type)
+		s.crashHold(when + ":" + ev.Type)
 	}
 }

@@ -31,6 +31,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"time"
@@ -74,6 +75,7 @@ type Options struct {
 // Service is the ceremony. It is safe for concurrent use; steps on one envelope are serialised.
 type Service struct {
 	opt    Options
+	holdAt string // CrashHoldEnv, read by New: a crash-test hold point, or ""
 	docs   *DocStore
 	log    *slog.Logger
 	now    func() time.Time
@@ -165,7 +167,7 @@ func New(ctx context.Context, opt Options) (*Service, error) {
 		return nil, fmt.Errorf("ceremony: %w", err)
 	}
 	bg, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s := &Service{opt: opt, docs: docs, log: opt.Logger, now: opt.Now, commit: opt.Commit, state: newGroupWriter(opt.DB),
+	s := &Service{opt: opt, holdAt: os.Getenv(CrashHoldEnv), docs: docs, log: opt.Logger, now: opt.Now, commit: opt.Commit, state: newGroupWriter(opt.DB),
 		locks: map[string]*envLock{}, waiters: map[string]chan struct{}{}, unappended: map[string]seqRange{}, bg: bg, cancel: cancel}
 	if err := s.migrateSecrets(); err != nil {
 		cancel()
@@ -372,11 +374,11 @@ func (s *Service) commitStep(ctx context.Context, e *Envelope, evs []Event, w *w
 	r.hi = e.Events
 	s.unappended[e.ID] = r
 	s.mu.Unlock()
-	crashHoldEvents("written", evs)
+	s.crashHoldEvents("written", evs)
 	if err := s.appendEvents(ctx, e.ID, first, evs); err != nil {
 		return err
 	}
-	crashHoldEvents("appended", evs)
+	s.crashHoldEvents("appended", evs)
 	return nil
 }
 

@@ -177,7 +177,7 @@ func (s *Service) finalize(ctx context.Context, id string) error {
 			l.sign.Unlock()
 			return fmt.Errorf("ceremony: %w", err)
 		}
-		crashHold("finalize")
+		s.crashHold("finalize")
 	}
 	e, _, err = s.step(ctx, id, func(e *Envelope, m *machine, _ *writes) ([]Event, error) {
 		evs, rerr := m.completed(e, finals)
