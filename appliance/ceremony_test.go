@@ -1,13 +1,11 @@
 package appliance
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -161,38 +159,8 @@ sms:
 		if link == "" {
 			t.Fatalf("no invitation to %s", email)
 		}
-		jar, _ := cookiejar.New(nil)
-		browser := &http.Client{Jar: jar}
-		var csrf string
-		call := func(method, path string, in any) (int, []byte) {
-			t.Helper()
-			var rd io.Reader
-			if in != nil {
-				b, _ := json.Marshal(in)
-				rd = bytes.NewReader(b)
-			}
-			url := path
-			if !strings.HasPrefix(path, "http") {
-				url = r.base + path
-			}
-			req, _ := http.NewRequest(method, url, rd)
-			req.Header.Set("Accept", "application/json")
-			req.Header.Set("Content-Type", "application/json")
-			req.Header.Set("X-CSRF-Token", csrf)
-			resp, err := browser.Do(req)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			b, _ := io.ReadAll(resp.Body)
-			var out map[string]any
-			if json.Unmarshal(b, &out) == nil {
-				if c, ok := out["csrf_token"].(string); ok && c != "" {
-					csrf = c
-				}
-			}
-			return resp.StatusCode, b
-		}
+		sc := newSignerClient(t, r.base)
+		browser, call := sc.browser, sc.call
 		must := func(method, path string, in any) map[string]any {
 			t.Helper()
 			status, b := call(method, path, in)

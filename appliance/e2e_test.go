@@ -8,7 +8,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -144,40 +143,7 @@ func TestCeremonyThroughTheAssembledAppliance(t *testing.T) {
 		t.Fatalf("no invitation with « Accéder aux documents » among %d mails", len(mail.Mails()))
 	}
 
-	jar, _ := cookiejar.New(nil)
-	browser := &http.Client{Jar: jar}
-	var csrf string
-	call := func(method, path string, in any) map[string]any {
-		t.Helper()
-		var rd io.Reader
-		if in != nil {
-			b, _ := json.Marshal(in)
-			rd = bytes.NewReader(b)
-		}
-		url := path
-		if !strings.HasPrefix(path, "http") {
-			url = r.base + path
-		}
-		req, _ := http.NewRequest(method, url, rd)
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("X-CSRF-Token", csrf)
-		resp, err := browser.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out map[string]any
-		b, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode != 200 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, b)
-		}
-		json.Unmarshal(b, &out)
-		if c, ok := out["csrf_token"].(string); ok && c != "" {
-			csrf = c
-		}
-		return out
-	}
+	call := newSignerClient(t, r.base).must
 	call("GET", link, nil)
 	call("POST", "/s/api/documents/1/pages/1/read", nil)
 	call("POST", "/s/api/documents/1/pages/2/read", nil)
