@@ -16,6 +16,9 @@ import (
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
+	pdfcpuapi "github.com/pdfcpu/pdfcpu/pkg/api"
+	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
+
 	"github.com/paraphe/paraphe/ca"
 	"github.com/paraphe/paraphe/ca/keys"
 	"github.com/paraphe/paraphe/internal/testtool"
@@ -97,6 +100,7 @@ func TestWithApplianceCAAndTSA(t *testing.T) {
 		t.Errorf("pdfsig trusts no certificate:\n%s", out)
 	}
 	externalChecks(t, "signed", lta.Bytes(), rep, ks.Root, 3)
+	pdfcpuValidates(t, lta.Bytes(), ks.Root, 3, model.OCSP)
 
 	// The electronic seal, with revocation data over HTTP then from the CA in process: the seal
 	// certificate, the issuing CA and the TSA unit name the root's CRL, which the DSS carries.
@@ -197,4 +201,34 @@ func dssHolds(t *testing.T, doc, der []byte) bool {
 		}
 	}
 	return false
+}
+
+// pdfcpuValidates runs pdfcpu's signature validation on doc, trusting root alone, with online
+// revocation checks limited to loopback and the preferred checker (model.OCSP or model.CRL):
+// every one of the want signatures, document timestamps included, must be valid.
+func pdfcpuValidates(t *testing.T, doc []byte, root *x509.Certificate, want int, checker int) {
+	t.Helper()
+	certs := t.TempDir()
+	writeTemp(t, certs, "root.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: root.Raw}))
+	saved := model.TrustedCertDir
+	model.TrustedCertDir = certs
+	model.MarkCertificateStoreChanged()
+	defer func() { model.TrustedCertDir = saved; model.MarkCertificateStoreChanged() }()
+	conf := pdfcpuConfig()
+	conf.Offline = false
+	conf.TimeoutCRL, conf.TimeoutOCSP = 10, 10
+	conf.PreferredCertRevocationChecker = checker
+	conf.AllowedRevocationHosts = []string{"127.0.0.1"}
+	res, err := pdfcpuapi.ValidateSignaturesRaw(bytes.NewReader(doc), true, conf)
+	if err != nil {
+		t.Fatalf("pdfcpu: %v", err)
+	}
+	if len(res) != want {
+		t.Fatalf("pdfcpu found %d signatures, want %d", len(res), want)
+	}
+	for _, r := range res {
+		if r.Status != model.SignatureStatusValid {
+			t.Errorf("pdfcpu: %s: %s (%s) problems %v", r.Signature.String(r.Status), r.Status, r.Reason, r.Problems)
+		}
+	}
 }

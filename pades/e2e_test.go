@@ -7,7 +7,6 @@ import (
 	"encoding/asn1"
 	"encoding/hex"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/paraphe/paraphe/internal/testtool"
-	pdfcpuapi "github.com/pdfcpu/pdfcpu/pkg/api"
 	"github.com/pdfcpu/pdfcpu/pkg/pdfcpu/model"
 )
 
@@ -285,29 +283,5 @@ func TestTwoSignersLTA(t *testing.T) {
 			}
 		}
 	})
-	t.Run("pdfcpu", func(t *testing.T) {
-		certs := t.TempDir()
-		writeTemp(t, certs, "root.pem", pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw}))
-		saved := model.TrustedCertDir
-		model.TrustedCertDir = certs
-		model.MarkCertificateStoreChanged()
-		defer func() { model.TrustedCertDir = saved; model.MarkCertificateStoreChanged() }()
-		conf := pdfcpuConfig()
-		conf.Offline = false
-		conf.TimeoutCRL, conf.TimeoutOCSP = 10, 10
-		conf.PreferredCertRevocationChecker = model.CRL
-		conf.AllowedRevocationHosts = []string{"127.0.0.1"}
-		res, err := pdfcpuapi.ValidateSignaturesRaw(bytes.NewReader(doc), true, conf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(res) != 3 {
-			t.Fatalf("pdfcpu found %d signatures, want 3", len(res))
-		}
-		for _, r := range res {
-			if r.Status != model.SignatureStatusValid {
-				t.Errorf("pdfcpu: %s: %s (%s) problems %v", r.Signature.String(r.Status), r.Status, r.Reason, r.Problems)
-			}
-		}
-	})
+	t.Run("pdfcpu", func(t *testing.T) { pdfcpuValidates(t, doc, p.root, 3, model.CRL) })
 }
