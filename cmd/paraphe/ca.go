@@ -65,6 +65,9 @@ func runRenewRootCRL(ctx context.Context, args []string, stdout, stderr io.Write
 		return err
 	}
 	log := appliance.NewLogger(cfg.Log, stderr)
+	if err := appliance.HardenProcess(); err != nil {
+		return err
+	}
 	o, err := appliance.KeyOptions(cfg, log)
 	if err != nil {
 		return err

@@ -75,6 +75,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer, env 
 		return err
 	}
 	log := appliance.NewLogger(cfg.Log, stderr)
+	if err := appliance.HardenProcess(); err != nil {
+		return err
+	}
 	a, err := appliance.Open(ctx, cfg, log, version())
 	if err != nil {
 		return err
@@ -90,6 +93,9 @@ func runInit(ctx context.Context, args []string, stdout, stderr io.Writer, env [
 		return err
 	}
 	log := appliance.NewLogger(cfg.Log, stderr)
+	if err := appliance.HardenProcess(); err != nil {
+		return err
+	}
 	s, err := appliance.Init(ctx, cfg, log)
 	if err != nil {
 		return err

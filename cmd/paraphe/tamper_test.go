@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
@@ -292,4 +293,31 @@ func TestLedgerAuditDetectsBadgerTampering(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestServeDisablesCoreDumps: the running `paraphe serve` has a core-file size limit of zero,
+// so its keys never land in a core dump.
+func TestServeDisablesCoreDumps(t *testing.T) {
+	bin := buildParaphe(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	s := serveData(t, bin, t.TempDir(), addr)
+	limits, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", s.cmd.Process.Pid))
+	if err != nil {
+		t.Fatalf("reading the process limits: %v", err)
+	}
+	for _, line := range strings.Split(string(limits), "\n") {
+		if strings.HasPrefix(line, "Max core file size") {
+			if f := strings.Fields(line); len(f) < 6 || f[4] != "0" || f[5] != "0" {
+				t.Fatalf("paraphe serve: %q, want a limit of 0", line)
+			}
+			s.stop(t)
+			return
+		}
+	}
+	t.Fatalf("no core-file limit in /proc/PID/limits:\n%s", limits)
 }
