@@ -9,6 +9,7 @@ package appliance
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -30,6 +31,7 @@ import (
 	"github.com/paraphe/paraphe/tsa"
 	"github.com/paraphe/paraphe/web"
 	"github.com/paraphe/paraphe/web/admin"
+	"github.com/paraphe/paraphe/web/signer"
 )
 
 // Appliance is an open appliance, ready to Serve.
@@ -181,14 +183,30 @@ func rateLimits(c config.RateLimit, tsaReject func(http.ResponseWriter, *http.Re
 	limit := func(perSecond float64, reject func(http.ResponseWriter, *http.Request) bool, prefixes ...string) web.RateLimit {
 		return web.RateLimit{Prefixes: prefixes, PerSecond: perSecond, Burst: int(3 * perSecond), Reject: reject}
 	}
+	// A signer's session is limited too, wherever its requests come from (THREATS: per-token
+	// limits on the ceremony): a link shared among many addresses gets no more than one.
+	perSession := limit(c.Ceremony, nil, "/s/")
+	perSession.Key = signerSession
 	return []web.RateLimit{
 		limit(c.Ceremony, nil, "/s/"),
+		perSession,
 		limit(c.API, nil, "/api/"),
 		limit(c.TSA, tsaReject, "/tsa"),
 		limit(c.OCSP, ocspTryLater, "/ocsp", "/ca/crl"),
 		limit(c.Verify, nil, "/verify"),
 		limit(c.Admin, nil, admin.Pattern),
 	}
+}
+
+// signerSession keys a signer's requests by the SHA-256 of their session cookie ("" without
+// one: the link's first visit is limited by address only).
+func signerSession(r *http.Request) string {
+	c, err := r.Cookie(signer.CookieName)
+	if err != nil || c.Value == "" {
+		return ""
+	}
+	h := sha256.Sum256([]byte(c.Value))
+	return string(h[:])
 }
 
 // ocspTryLater answers an OCSP request (GET /ocsp/{request} or POST /ocsp) with the unsigned

@@ -15,10 +15,14 @@ import (
 // RateLimit bounds the requests one client address may make to the routes under Prefixes:
 // PerSecond on average with bursts of Burst. Over the limit a request never reaches its
 // handler: it gets Retry-After and the answer of Reject, or by default 429 (RateLimited).
+// Every limit whose prefixes match a request applies to it.
 type RateLimit struct {
 	Prefixes  []string
 	PerSecond float64
 	Burst     int
+	// Key, when set, counts the requests of what it returns instead of the client's address
+	// (a session, a capability token); a request for which it returns "" is not counted.
+	Key func(r *http.Request) string
 	// Reject, when set, answers a request over the limit in the terms of its protocol (an
 	// RFC 3161 rejection, an OCSP tryLater), with Retry-After already set on w. It returns
 	// false to leave the request to the default 429.
@@ -44,7 +48,7 @@ type limiters struct {
 
 type bucketKey struct {
 	limit int
-	addr  string
+	key   string // the client's address, or what RateLimit.Key returned
 }
 
 type bucket struct {
@@ -59,24 +63,8 @@ func newLimiters(limits []RateLimit) *limiters {
 }
 
 // allow reports whether the request may proceed, and otherwise how long to wait and the
-// limit it is over.
+// limit it is over. A request over one of its limits takes no token from the others.
 func (l *limiters) allow(r *http.Request) (bool, time.Duration, *RateLimit) {
-	idx := -1
-	for i, lim := range l.limits {
-		for _, p := range lim.Prefixes {
-			if strings.HasPrefix(r.URL.Path, p) {
-				idx = i
-				break
-			}
-		}
-		if idx >= 0 {
-			break
-		}
-	}
-	if idx < 0 || l.limits[idx].PerSecond <= 0 {
-		return true, 0, nil
-	}
-	addr := clientAddr(r)
 	now := l.now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -88,20 +76,44 @@ func (l *limiters) allow(r *http.Request) (bool, time.Duration, *RateLimit) {
 		}
 		l.lastSweep = now
 	}
-	k := bucketKey{idx, addr}
-	b, ok := l.buckets[k]
-	if !ok {
-		lim := l.limits[idx]
-		b = &bucket{lim: rate.NewLimiter(rate.Limit(lim.PerSecond), max(lim.Burst, 1))}
-		l.buckets[k] = b
-	}
-	b.seen = now
-	res := b.lim.ReserveN(now, 1)
-	if d := res.DelayFrom(now); d > 0 {
-		res.CancelAt(now)
-		return false, d, &l.limits[idx]
+	var held []*rate.Reservation
+	for idx, lim := range l.limits {
+		if lim.PerSecond <= 0 || !matches(r.URL.Path, lim.Prefixes) {
+			continue
+		}
+		key := clientAddr(r)
+		if lim.Key != nil {
+			if key = lim.Key(r); key == "" {
+				continue
+			}
+		}
+		k := bucketKey{idx, key}
+		b, ok := l.buckets[k]
+		if !ok {
+			b = &bucket{lim: rate.NewLimiter(rate.Limit(lim.PerSecond), max(lim.Burst, 1))}
+			l.buckets[k] = b
+		}
+		b.seen = now
+		res := b.lim.ReserveN(now, 1)
+		if d := res.DelayFrom(now); d > 0 {
+			res.CancelAt(now)
+			for _, h := range held {
+				h.CancelAt(now)
+			}
+			return false, d, &l.limits[idx]
+		}
+		held = append(held, res)
 	}
 	return true, 0, nil
+}
+
+func matches(path string, prefixes []string) bool {
+	for _, p := range prefixes {
+		if strings.HasPrefix(path, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // clientAddr is the client's IP address; IPv6 clients are grouped by /64, since one host
