@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	netmail "net/mail"
 
 	mail "github.com/wneessen/go-mail"
 )
@@ -74,7 +75,14 @@ func (s *SMTPMailer) SendEmail(ctx context.Context, m Email) error {
 	}
 	var err error
 	if m.ToName != "" {
-		err = msg.AddToFormat(m.ToName, m.To)
+		// The name is set on a parsed address, which net/mail quotes or encodes when written:
+		// AddToFormat would paste it between quotes unescaped, and a name with a quote or an
+		// angle bracket would make the address unparsable (no invitation) or change it.
+		var a *netmail.Address
+		if a, err = netmail.ParseAddress(m.To); err == nil {
+			a.Name = m.ToName
+			msg.AddToMailAddress(a)
+		}
 	} else {
 		err = msg.To(m.To)
 	}
