@@ -109,24 +109,7 @@ sms:
 	r := start(t, cfg)
 	defer r.stop()
 
-	api := func(method, path, ctype string, b io.Reader) []byte {
-		t.Helper()
-		req, _ := http.NewRequest(method, r.base+path, b)
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
-		}
-		return out
-	}
+	api := r.senderAPI(t, apiKey)
 	manifest := map[string]any{
 		"title": "Bail", "order": "parallel",
 		"signers": []map[string]any{

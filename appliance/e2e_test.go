@@ -105,23 +105,7 @@ func TestCeremonyThroughTheAssembledAppliance(t *testing.T) {
 	}
 	mb, _ := json.Marshal(manifest)
 	body, contentType := testworld.Upload(mb, map[string][]byte{"bail.pdf": ceremonytest.MinimalPDF(2, "Bail")})
-	api := func(method, path, ctype string, b io.Reader) []byte {
-		req, _ := http.NewRequest(method, r.base+path, b)
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
-		}
-		return out
-	}
+	api := r.senderAPI(t, apiKey)
 	var env struct{ ID string }
 	json.Unmarshal(api("POST", "/api/v1/envelopes", contentType, body), &env)
 	api("POST", "/api/v1/envelopes/"+env.ID+"/send", "application/json", nil)

@@ -40,24 +40,7 @@ func TestOutboxPageInDevelopment(t *testing.T) {
 	const apiKey = "dev-outbox-bootstrap-key-0123456789abcdef"
 	r := start(t, testConfig(t, t.TempDir(), "PARAPHE_BOOTSTRAP_API_KEY="+apiKey))
 	defer r.stop()
-	api := func(method, path, ctype string, b io.Reader) []byte {
-		t.Helper()
-		req, _ := http.NewRequest(method, r.base+path, b)
-		req.Header.Set("Authorization", "Bearer "+apiKey)
-		if ctype != "" {
-			req.Header.Set("Content-Type", ctype)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		out, _ := io.ReadAll(resp.Body)
-		if resp.StatusCode/100 != 2 {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
-		}
-		return out
-	}
+	api := r.senderAPI(t, apiKey)
 	manifest := map[string]any{
 		"title": "Bail", "order": "sequential",
 		"signers":   []map[string]any{{"id": "alice", "name": "Alice Martin", "email": "alice@example.org", "phone": "+33612345678", "locale": "en", "order": 1}},

@@ -67,3 +67,26 @@ func (s *signerClient) must(method, path string, in any) map[string]any {
 	json.Unmarshal(b, &out)
 	return out
 }
+
+// senderAPI returns a caller of the sender API with the given key: it sends body with ctype
+// (none when empty) and returns the answer, failing the test on anything but a 2xx.
+func (r *running) senderAPI(t *testing.T, key string) func(method, path, ctype string, b io.Reader) []byte {
+	return func(method, path, ctype string, b io.Reader) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(method, r.base+path, b)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if ctype != "" {
+			req.Header.Set("Content-Type", ctype)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		out, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out)
+		}
+		return out
+	}
+}
