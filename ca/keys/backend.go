@@ -188,16 +188,9 @@ func (b *backend) loadFile(name string) (crypto.Signer, error) {
 	if name != filepath.Base(name) || name == "." || name == ".." {
 		return nil, fmt.Errorf("keys: key reference %q is not a file name in the key directory", name)
 	}
-	data, err := os.ReadFile(filepath.Join(b.dir, name))
+	data, _, err := readEncryptedPEM(b.dir, name, encryptedKeyType, "an encrypted private key")
 	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	block, rest := pem.Decode(data)
-	if block == nil || len(strings.TrimSpace(string(rest))) != 0 {
-		return nil, fmt.Errorf("keys: %s is not a single PEM block", name)
-	}
-	if block.Type != encryptedKeyType {
-		return nil, fmt.Errorf("keys: %s is not an encrypted private key (PEM type %q); refusing a plaintext key", name, block.Type)
+		return nil, err
 	}
 	s, err := b.soft.CreateSigner(&apiv1.CreateSignerRequest{SigningKeyPEM: data, Password: b.pass})
 	if err != nil {
@@ -244,4 +237,21 @@ func redactURI(u string) string {
 		return u[:i] + "?…"
 	}
 	return u
+}
+
+// readEncryptedPEM reads dir/name, which must hold exactly one PEM block, of type typ (what
+// says what that is, for the error): a plaintext or foreign file is refused.
+func readEncryptedPEM(dir, name, typ, what string) ([]byte, *pem.Block, error) {
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		return nil, nil, fmt.Errorf("keys: %w", err)
+	}
+	block, rest := pem.Decode(data)
+	if block == nil || len(strings.TrimSpace(string(rest))) != 0 {
+		return nil, nil, fmt.Errorf("keys: %s is not a single PEM block", name)
+	}
+	if block.Type != typ {
+		return nil, nil, fmt.Errorf("keys: %s is not %s (PEM type %q); refusing a plaintext or foreign file", name, what, block.Type)
+	}
+	return data, block, nil
 }

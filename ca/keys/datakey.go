@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"go.step.sm/crypto/pemutil"
 )
@@ -170,16 +169,9 @@ func createDataKey(dir string, pass []byte) (*DataKey, error) {
 // (wrapped); a plaintext or foreign file is refused; a failure to decrypt or to parse the
 // decrypted bytes is ErrWrongPassphrase.
 func readDataKey(dir string, pass []byte) (*DataKey, error) {
-	data, err := os.ReadFile(filepath.Join(dir, dataKeyName))
+	_, block, err := readEncryptedPEM(dir, dataKeyName, dataKeyPEMType, "an encrypted data key")
 	if err != nil {
-		return nil, fmt.Errorf("keys: %w", err)
-	}
-	block, rest := pem.Decode(data)
-	if block == nil || len(strings.TrimSpace(string(rest))) != 0 {
-		return nil, fmt.Errorf("keys: %s is not a single PEM block", dataKeyName)
-	}
-	if block.Type != dataKeyPEMType {
-		return nil, fmt.Errorf("keys: %s is not an encrypted data key (PEM type %q); refusing it", dataKeyName, block.Type)
+		return nil, err
 	}
 	wrong := fmt.Errorf("%w: cannot decrypt %s in %s (or the file is damaged)", ErrWrongPassphrase, dataKeyName, dir)
 	der, err := pemutil.DecryptPKCS8PrivateKey(block.Bytes, pass)
@@ -188,7 +180,7 @@ func readDataKey(dir string, pass []byte) (*DataKey, error) {
 	}
 	defer clear(der)
 	var f dataKeyFile
-	rest, err = asn1.Unmarshal(der, &f)
+	rest, err := asn1.Unmarshal(der, &f)
 	defer clear(f.Key)
 	if err != nil || len(rest) != 0 || f.Version != 1 || f.ID < 1 || f.ID > 255 || len(f.Key) != dataKeySize {
 		return nil, wrong
